@@ -1,0 +1,205 @@
+"""The oracle: a model's own HF chat template, run on the vendored snapshot, turned into goldens.
+
+For one (model, variant, case) :func:`derive_golden` returns a JSON-ready dict with
+
+* ``prompt``: the generation prompt (every message before the final assistant message, or all
+  messages when the case does not end with one; ``add_generation_prompt=True``);
+* ``full``: the whole conversation (``add_generation_prompt=False``), with per-token message
+  attribution when every prefix render is a token prefix of the next;
+* ``completion``: the ids the model samples for the final assistant message, through the
+  end-of-turn token, and the message a parser must recover from them;
+* ``weights``: token spans of ``full`` that a supervised example trains on, per train-on choice;
+* ``dropped``: message fields the template silently does not render;
+* ``injection``: special-token look-alikes found in user/system/tool text.
+
+Special-token text inside content (the trap in DEVELOPERS.md): ``apply_chat_template(tokenize=True)``
+turns a user's ``<|im_end|>`` into the special id. Our ids (``tokens``) encode content as text and
+only the template's own structure as special ids; the template's ``literal_ids`` are kept beside
+them when they differ. A template error is recorded, never dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from conformance.messages import normalize_tool_calls, tool_arguments_value
+from conformance.registry import ModelEntry, Variant
+from conformance.snapshots import Snapshot, load_text_encoder, load_tokenizer
+
+__all__ = ["GENERATOR_VERSION", "Oracle", "TemplateRenderError"]
+
+GENERATOR_VERSION = "1"
+_SENTINEL_OPEN, _SENTINEL_CLOSE = "\ue000", "\ue001"  # private use: never in real text
+_CONTENT_ROLES = ("system", "user", "tool")
+
+
+class TemplateRenderError(Exception):
+    """The chat template raised; the message is the template's own error text."""
+
+
+@dataclass
+class Encoded:
+    text: str
+    ids: list[int]
+    literal_ids: list[int]
+    injected: list[dict[str, Any]]
+    safe_note: str | None = None
+
+
+class Oracle:
+    """Renders cases through one model's HF template with the registry's pins and conventions."""
+
+    def __init__(self, entry: ModelEntry, snapshot: Snapshot | None = None):
+        self.entry = entry
+        self.snapshot = snapshot or entry.snapshot()
+        self.tok = load_tokenizer(self.snapshot)
+        self.text_encoder = load_text_encoder(self.snapshot)
+        added = {t.content for t in self.tok.added_tokens_decoder.values()}
+        # Longest first, so "<|im_start|>" wins over a shorter token that is its prefix.
+        self.added_tokens = sorted(added, key=len, reverse=True)
+        # Alternation tries left to right, so longest-first gives leftmost-longest matching, the
+        # way the tokenizer's added vocabulary splits text.
+        self._added_re = re.compile("|".join(re.escape(t) for t in self.added_tokens))
+        self.stop_ids = [self._token_id(t) for t in entry.end_of_turn]
+
+    # ---- conventions -------------------------------------------------------------------
+    def _token_id(self, text: str) -> int:
+        tid = self.tok.convert_tokens_to_ids(text)
+        if tid is None or tid == self.tok.unk_token_id:
+            raise ValueError(f"{self.entry.model_id}: end_of_turn token {text!r} is not in the vocabulary")
+        return int(tid)
+
+    def template_messages(self, messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """OpenAI-style messages -> what this template expects (registry conventions)."""
+        out = []
+        for i, m in enumerate(json.loads(json.dumps(list(messages)))):
+            if "reasoning_content" in m and self.entry.reasoning_field != "reasoning_content":
+                rc = m.pop("reasoning_content")
+                if self.entry.reasoning_field:
+                    m[self.entry.reasoning_field] = rc
+            if m.get("tool_calls"):
+                for j, call in enumerate(m["tool_calls"]):
+                    fn = call["function"]
+                    value = tool_arguments_value(fn["arguments"], where=f"message {i} tool_calls[{j}]")
+                    if self.entry.tool_arguments == "object":
+                        fn["arguments"] = value
+                    elif not isinstance(fn["arguments"], str):
+                        fn["arguments"] = json.dumps(value, ensure_ascii=False)
+                if self.entry.tool_call_content == "none" and not m.get("content"):
+                    m["content"] = None
+            out.append(m)
+        return out
+
+    def _kwargs(self, variant: Variant) -> dict[str, Any]:
+        return dict(variant.template_kwargs)
+
+    @contextlib.contextmanager
+    def _pinned_clock(self) -> Iterator[None]:
+        """Make the template's ``strftime_now`` read the registry's pinned date.
+
+        transformers replaces callables passed as template kwargs with inert placeholders, so the
+        pin is applied where its ``strftime_now`` looks the time up: the module's ``datetime``.
+        """
+        from transformers.utils import chat_template_utils as ctu
+
+        pinned = _dt.datetime.fromisoformat(self.entry.pinned_date)
+
+        class _PinnedDatetime(_dt.datetime):
+            @classmethod
+            def now(cls, tz: Any = None) -> _dt.datetime:  # type: ignore[override]
+                return pinned
+
+        real = ctu.datetime
+        ctu.datetime = _PinnedDatetime  # type: ignore[misc]
+        try:
+            yield
+        finally:
+            ctu.datetime = real  # type: ignore[misc]
+
+    # ---- rendering -------------------------------------------------------------------------
+    def render_text(self, messages: Sequence[dict[str, Any]], tools: Any, variant: Variant, *, add_generation_prompt: bool) -> str:
+        try:
+            with self._pinned_clock():
+                return self.tok.apply_chat_template(
+                    self.template_messages(messages),
+                    tools=tools,
+                    add_generation_prompt=add_generation_prompt,
+                    tokenize=False,
+                    **self._kwargs(variant),
+                )
+        except Exception as e:  # noqa: BLE001 - any template failure is a recorded fact
+            raise TemplateRenderError(f"{type(e).__name__}: {e}") from e
+
+    def _literal_ids(self, messages: Sequence[dict[str, Any]], tools: Any, variant: Variant, agp: bool) -> list[int]:
+        with self._pinned_clock():
+            out = self.tok.apply_chat_template(
+                self.template_messages(messages), tools=tools, add_generation_prompt=agp, tokenize=True, **self._kwargs(variant)
+            )
+        if hasattr(out, "keys") and "input_ids" in out:
+            out = out["input_ids"]
+        return [int(i) for i in out]
+
+    def _sentinelize(self, messages: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str], list[dict[str, Any]]]:
+        """Replace added-token look-alikes in user/system/tool content by private-use sentinels."""
+        table: list[str] = []
+        found: list[dict[str, Any]] = []
+        out = json.loads(json.dumps(list(messages)))
+        for i, m in enumerate(out):
+            if m.get("role") not in _CONTENT_ROLES or not isinstance(m.get("content"), str):
+                continue
+            def replace(match: re.Match[str], i: int = i, role: str = m["role"]) -> str:
+                found.append({"message": i, "role": role, "text": match.group(0)})
+                table.append(match.group(0))
+                return f"{_SENTINEL_OPEN}{len(table) - 1}{_SENTINEL_CLOSE}"
+
+            m["content"] = self._added_re.sub(replace, m["content"])
+        return out, table, found
+
+    def _restore(self, text: str, table: list[str]) -> str:
+        for k, tok_text in enumerate(table):
+            text = text.replace(f"{_SENTINEL_OPEN}{k}{_SENTINEL_CLOSE}", tok_text)
+        return text
+
+    def _encode_structure_and_text(self, text: str, table: list[str]) -> list[int]:
+        """Added tokens still present in ``text`` are structure (ids); everything else is text."""
+        ids: list[int] = []
+        pos = 0
+        for match in self._added_re.finditer(text):
+            if match.start() > pos:
+                chunk = self._restore(text[pos : match.start()], table)
+                ids.extend(self.text_encoder.encode(chunk, add_special_tokens=False).ids)
+            ids.append(int(self.tok.convert_tokens_to_ids(match.group(0))))
+            pos = match.end()
+        if pos < len(text):
+            ids.extend(self.text_encoder.encode(self._restore(text[pos:], table), add_special_tokens=False).ids)
+        return ids
+
+    def encode(self, messages: Sequence[dict[str, Any]], tools: Any, variant: Variant, *, add_generation_prompt: bool) -> Encoded:
+        """Render and encode; raises TemplateRenderError when the template raises."""
+        text = self.render_text(messages, tools, variant, add_generation_prompt=add_generation_prompt)
+        literal = self._literal_ids(messages, tools, variant, add_generation_prompt)
+        plain = list(self.tok.encode(text, add_special_tokens=False))
+        if plain != literal:
+            raise TemplateRenderError("apply_chat_template(tokenize=True) differs from encoding its own text")
+        sent_msgs, table, found = self._sentinelize(messages)
+        if not table:
+            # Our structure/text encoder must agree with the tokenizer wherever content has no
+            # look-alikes; if it ever does not, the safe ids of injection cases are suspect too.
+            if self._encode_structure_and_text(text, []) != literal:
+                raise TemplateRenderError("internal: structure/text encoding disagrees with the tokenizer")
+            return Encoded(text, literal, literal, [])
+        sent_text = self.render_text(sent_msgs, tools, variant, add_generation_prompt=add_generation_prompt)
+        note = None
+        if self._restore(sent_text, table) != text:
+            note = "the template inspects content: with look-alikes kept as text it renders differently"
+        safe = self._encode_structure_and_text(sent_text, table)
+        return Encoded(self._restore(sent_text, table), safe, literal, found, note)
+
+    def pieces(self, ids: Sequence[int]) -> list[list[Any]]:
+        return [[i, self.tok.decode([i], skip_special_tokens=False)] for i in ids]

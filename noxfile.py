@@ -1,0 +1,54 @@
+"""Sessions: tests, lint, typing, certify, regenerate, verify."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests", "lint"]
+MODELS = [
+    "Qwen/Qwen3-8B",
+    "openai/gpt-oss-20b",
+    "deepseek-ai/DeepSeek-V3",
+    "meta-llama/Llama-3.1-8B-Instruct",
+    "mistralai/Mistral-Nemo-Instruct-2407",
+]
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    session.install("-e", ".[dev]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff")
+    session.run("ruff", "check", "conformance", "reference_renderers", "tests")
+
+
+@nox.session
+def typing(session: nox.Session) -> None:
+    session.install("-e", ".[dev]")
+    session.run("mypy", "conformance")
+
+
+@nox.session
+def verify(session: nox.Session) -> None:
+    """Re-derive every golden from the snapshots and compare (what CI's tests also do)."""
+    session.install("-e", ".")
+    session.run("conformance", "fixtures", "verify")
+
+
+@nox.session
+def regenerate(session: nox.Session) -> None:
+    """Rewrite goldens (then review `git diff fixtures/golden`)."""
+    session.install("-e", ".")
+    session.run("conformance", "fixtures", "regenerate", *session.posargs)
+
+
+@nox.session
+def certify(session: nox.Session) -> None:
+    """Certify the template-backed reference renderer against every registered model."""
+    session.install("-e", ".")
+    for model in MODELS:
+        session.run("pytest", "--renderer", "reference_renderers:TemplateRenderer", "--model", model, "-q")

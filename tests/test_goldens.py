@@ -1,0 +1,93 @@
+"""Goldens: verify re-derives them all, tampering is caught, regenerate is idempotent, import diffs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conformance.cases import load_cases
+from conformance.errors import TamperedFixtureError
+from conformance.golden_diff import diff_golden_folders
+from conformance.goldens import golden_dir, load_golden, verify_model, write_goldens
+from conformance.registry import get_model, load_registry
+
+
+@pytest.mark.parametrize("model_id", list(load_registry()))
+def test_committed_goldens_equal_a_fresh_derivation(model_id):
+    rep = verify_model(get_model(model_id))
+    assert rep.ok, "\n".join(rep.problems + rep.changed_cases)
+    assert rep.checked == len(get_model(model_id).variants) * len([c for c in load_cases() if c.builtin])
+
+
+def test_injection_goldens_keep_literal_and_safe_ids_apart():
+    g = load_golden(get_model("Qwen/Qwen3-8B"), "thinking", "inject-chatml-user")
+    im_end = 151645
+    safe = [t[0] for t in g["prompt"]["tokens"]]
+    literal = g["prompt"]["literal_ids"]
+    assert safe.count(im_end) < literal.count(im_end)
+    assert g["injection"]["found"][0] == {"message": 0, "role": "user", "text": "<|im_end|>"}
+
+
+def test_template_errors_are_recorded_not_dropped():
+    g = load_golden(get_model("meta-llama/Llama-3.1-8B-Instruct"), "default", "tools-parallel-calls-final")
+    assert "single tool-calls" in g["full"]["error"]
+
+
+def test_a_hand_edited_golden_is_caught(fixture_tree):
+    root = fixture_tree(["Qwen__Qwen3-8B"])
+    entry = get_model("Qwen/Qwen3-8B", root)
+    p = golden_dir(entry) / "thinking" / "basic-single-turn.json"
+    text = p.read_text()
+    assert "France" in text
+    p.write_text(text.replace("France", "Spain", 1))
+    with pytest.raises(TamperedFixtureError, match="basic-single-turn"):
+        load_golden(entry, "thinking", "basic-single-turn")
+    rep = verify_model(entry)
+    assert not rep.ok
+    assert any("basic-single-turn" in x for x in rep.problems + rep.changed_cases)
+
+
+def test_regenerate_twice_changes_nothing(fixture_tree):
+    root = fixture_tree(["Qwen__Qwen3-8B"], goldens=False)
+    entry = get_model("Qwen/Qwen3-8B", root)
+    d = write_goldens(entry)
+    first = {p: p.read_bytes() for p in d.rglob("*.json")}
+    mtimes = {p: p.stat().st_mtime_ns for p in first}
+    write_goldens(entry)
+    assert {p: p.read_bytes() for p in d.rglob("*.json")} == first
+    assert {p: p.stat().st_mtime_ns for p in first} == mtimes  # not even rewritten
+
+
+def test_import_of_a_one_character_template_change_reports_exactly_the_affected_cases(fixture_tree, tmp_path):
+    root = fixture_tree(["Qwen__Qwen3-8B"])
+    src = tmp_path / "qwen3-new"
+    src.mkdir()
+    old = root / "tokenizers" / "Qwen__Qwen3-8B"
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        (src / name).write_bytes((old / name).read_bytes())
+    cfg = json.loads((src / "tokenizer_config.json").read_text())
+    assert cfg["chat_template"].count("# Tools") == 1
+    cfg["chat_template"] = cfg["chat_template"].replace("# Tools", "# Toolz")  # one character
+    (src / "tokenizer_config.json").write_text(json.dumps(cfg, indent=2, ensure_ascii=False))
+
+    out = subprocess.run(
+        [sys.executable, "-m", "conformance.cli", "fixtures", "--fixtures", str(root), "import", str(src),
+         "--model-id", "Qwen/Qwen3-8B", "--revision", "deadbeefcafe0000"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert out.returncode == 0, out.stderr
+    new_entry = get_model("Qwen/Qwen3-8B", root)
+    assert new_entry.snapshot_name == "Qwen__Qwen3-8B@deadbeefcafe"
+    old_dir = root / "golden" / "Qwen__Qwen3-8B"
+    old_golden = next(old_dir.iterdir())
+    diff = diff_golden_folders(old_golden, golden_dir(new_entry))
+    expected = {f"{v}/{c.id}" for v in new_entry.variants for c in load_cases(root=root) if c.tools}
+    assert set(diff.changed) == expected
+    assert not diff.added and not diff.removed
+    assert "Tools" in out.stdout and "changed" in out.stdout
+    # The old snapshot and its goldens are untouched and still verify.
+    assert (old / "manifest.json").is_file() and old_golden.is_dir()
+    assert verify_model(new_entry).ok
