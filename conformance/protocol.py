@@ -1,0 +1,123 @@
+"""The contract a renderer is certified against.
+
+Messages are OpenAI-style dicts (see :mod:`conformance.messages`); ids are ``list[int]`` of the
+model's tokenizer. Adapters (:mod:`conformance.adapters`) map the API styles in the field onto
+:class:`Renderer`; a renderer written for this project implements it directly.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = [
+    "TRAIN_ON",
+    "Termination",
+    "ParsedResponse",
+    "RenderedTokens",
+    "SupervisedExample",
+    "Capabilities",
+    "Renderer",
+]
+
+Message = dict[str, Any]
+
+#: Train-on choices the suite knows how to derive from the oracle.
+TRAIN_ON = ("last_assistant_message", "all_assistant_messages")
+
+
+class Termination(str, enum.Enum):
+    """How a sampled completion ended."""
+
+    STOP_SEQUENCE = "stop_sequence"  # ended with one of stop_token_ids(): a clean end of turn
+    EOS = "eos"  # ended with the tokenizer's EOS where that is not the turn marker
+    MALFORMED = "malformed"  # no end marker (truncated) or unparseable structure
+
+
+@dataclass
+class ParsedResponse:
+    content: str = ""
+    reasoning_content: str = ""
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # [{"name", "arguments": <JSON value>}]
+    termination: Termination = Termination.MALFORMED
+
+
+@dataclass
+class RenderedTokens:
+    ids: list[int]
+    message_indices: list[int] | None = None  # per token: the message it belongs to, -1 for template-only
+
+
+@dataclass
+class SupervisedExample:
+    ids: list[int]
+    weights: list[float]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a renderer claims. The suite skips an area only for a capability *not* claimed."""
+
+    tools: bool = True
+    thinking: bool = True
+    supervised: bool = True
+    bridge: bool = False
+    parse: bool = True
+    train_on: tuple[str, ...] = TRAIN_ON
+
+
+@runtime_checkable
+class Renderer(Protocol):
+    """A chat-template renderer for one model and one template variant.
+
+    Guarantees checked by the suite (each area is one module of ``conformance/suite``):
+
+    * ``render(messages, tools=, add_generation_prompt=)`` returns exactly the ids of the model's
+      own chat template for the same call (*template parity*), with message **content encoded as
+      text**: special-token look-alikes in user/system/tool text never become special ids
+      (*injection*); only the template's structure does.
+    * ``build_generation_prompt(messages, tools=, prefill=)`` equals
+      ``render(messages, add_generation_prompt=True)`` followed by ``prefill`` encoded as text.
+    * ``build_supervised_example(messages, tools=, train_on=)`` returns the full render's ids and a
+      weight per id: 1 exactly on the ids the model samples for the chosen assistant messages
+      (from the end of their generation prompt through the end-of-turn token), 0 elsewhere
+      (*loss weights*). ``train_on`` is one of ``capabilities.train_on``.
+    * ``parse_response(ids)`` turns sampled ids back into content, reasoning and tool calls (tool
+      arguments as JSON values: ``true`` stays ``True``, ``1.0`` stays ``1.0``), and says how the
+      sample ended: ``STOP_SEQUENCE`` only if it ends with a stop id; a completion cut before its
+      stop id is ``MALFORMED``, never clean (*round trip*). It never raises on garbage ids.
+    * ``stop_token_ids()`` includes the id that closes assistant turns; every stop id is a special
+      token, so content can never contain one (*stop sequences*).
+    * ``has_extension_property``: True only if, for every conversation, each turn's generation
+      prompt plus its completion is a token prefix of the next turn's generation prompt
+      (*extension*).
+    * ``bridge_to_next_turn(prev_prompt, prev_completion, new_messages, tools=)`` (capability
+      ``bridge``) returns ``prev_prompt + prev_completion`` byte for byte, closes a truncated
+      completion as the template would, then the new (non-assistant) messages and the next
+      generation prompt; or None when it cannot prove the result (always for new assistant
+      messages) (*bridge*).
+    * The renderer pickles, also into a freshly spawned process, and behaves identically after
+      (*pickle*).
+    """
+
+    capabilities: Capabilities
+    has_extension_property: bool
+
+    def render(self, messages: Sequence[Message], *, tools: Sequence[dict[str, Any]] | None = None,
+               add_generation_prompt: bool = False) -> RenderedTokens: ...
+
+    def build_generation_prompt(self, messages: Sequence[Message], *, tools: Sequence[dict[str, Any]] | None = None,
+                                prefill: str | None = None) -> list[int]: ...
+
+    def build_supervised_example(self, messages: Sequence[Message], *, tools: Sequence[dict[str, Any]] | None = None,
+                                 train_on: str = "last_assistant_message") -> SupervisedExample: ...
+
+    def parse_response(self, ids: Sequence[int]) -> ParsedResponse: ...
+
+    def stop_token_ids(self) -> list[int]: ...
+
+    def bridge_to_next_turn(self, prev_prompt: Sequence[int], prev_completion: Sequence[int],
+                            new_messages: Sequence[Message], *,
+                            tools: Sequence[dict[str, Any]] | None = None) -> list[int] | None: ...

@@ -1,0 +1,54 @@
+"""Reference renderers: our own implementations, which must pass the whole conformance suite.
+
+    >>> from reference_renderers import get_renderer
+    >>> r = get_renderer("Qwen/Qwen3-8B")            # hand-written, variant "thinking"
+    >>> r = get_renderer("qwen3", variant="no_thinking")
+
+``get_renderer(name_or_model_id, tokenizer=None, *, variant=None)`` accepts a registered renderer
+name or a model id (dispatching on its family, falling back to ``TemplateRenderer``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from reference_renderers.qwen3 import Qwen3Renderer
+from reference_renderers.template import TemplateRenderer
+
+__all__ = ["get_renderer", "register_renderer", "renderer_names", "Qwen3Renderer", "TemplateRenderer"]
+
+_FACTORIES: dict[str, Callable[..., Any]] = {}
+_DEFAULT_MODEL = {"qwen3": "Qwen/Qwen3-8B"}
+
+
+def register_renderer(name: str, factory: Callable[..., Any]) -> None:
+    """Register ``factory(tokenizer, *, model_id, variant)`` under ``name`` (a family or alias)."""
+    _FACTORIES[name] = factory
+
+
+def renderer_names() -> list[str]:
+    return sorted(_FACTORIES)
+
+
+def get_renderer(name_or_model_id: str, tokenizer: Any = None, *, variant: str | None = None) -> Any:
+    from conformance.errors import UnknownModelError
+    from conformance.registry import load_registry
+
+    reg = load_registry()
+    if name_or_model_id in reg:
+        entry = reg[name_or_model_id]
+        factory = _FACTORIES.get(entry.family, TemplateRenderer)
+        return factory(tokenizer, model_id=entry.model_id, variant=variant)
+    if name_or_model_id in _FACTORIES:
+        model_id = _DEFAULT_MODEL.get(name_or_model_id)
+        if model_id is None:
+            raise UnknownModelError(f"renderer {name_or_model_id!r} needs a model id")
+        return _FACTORIES[name_or_model_id](tokenizer, model_id=model_id, variant=variant)
+    raise UnknownModelError(
+        f"unknown renderer or model {name_or_model_id!r}; renderers: {', '.join(renderer_names())}; "
+        f"model ids: {', '.join(reg)}"
+    )
+
+
+register_renderer("qwen3", Qwen3Renderer)

@@ -1,0 +1,119 @@
+"""Completion parsers per family: sampled ids -> content, reasoning, tool calls, termination.
+
+Every parser decodes with special tokens kept, never raises on garbage ids (it reports
+``MALFORMED`` instead), and parses tool-call arguments with ``json.loads`` so JSON types survive.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from conformance.protocol import ParsedResponse, Termination
+
+__all__ = ["PARSERS", "parse_with"]
+
+
+def _split_termination(ids: Sequence[int], stop_ids: Sequence[int], eos_id: int | None) -> tuple[list[int], Termination]:
+    ids = list(ids)
+    if ids and ids[-1] in stop_ids:
+        return ids[:-1], Termination.STOP_SEQUENCE
+    if ids and eos_id is not None and ids[-1] == eos_id:
+        return ids[:-1], Termination.EOS
+    return ids, Termination.MALFORMED
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+_QWEN_CALL = re.compile(r"<tool_call>\n(.*?)\n</tool_call>", re.DOTALL)
+
+
+def parse_qwen3(text: str, term: Termination) -> ParsedResponse:
+    reasoning = ""
+    if "</think>" in text:
+        head, _, text = text.partition("</think>")
+        reasoning = head.split("<think>", 1)[-1].strip("\n")
+        text = text.lstrip("\n")
+    calls = []
+    first = text.find("<tool_call>")
+    if first >= 0:
+        for m in _QWEN_CALL.finditer(text):
+            obj = _json_object(m.group(1))
+            if obj is None or not isinstance(obj.get("name"), str) or not isinstance(obj.get("arguments", {}), dict):
+                term = Termination.MALFORMED
+                continue
+            calls.append({"name": obj["name"], "arguments": obj.get("arguments", {})})
+        if text.count("<tool_call>") != len(calls):
+            term = Termination.MALFORMED
+        text = text[:first].rstrip("\n")
+    return ParsedResponse(content=text, reasoning_content=reasoning, tool_calls=calls, termination=term)
+
+
+def parse_llama3(text: str, term: Termination) -> ParsedResponse:
+    obj = _json_object(text.strip()) if text.lstrip().startswith("{") else None
+    if obj is not None and isinstance(obj.get("name"), str) and isinstance(obj.get("parameters"), dict):
+        return ParsedResponse(tool_calls=[{"name": obj["name"], "arguments": obj["parameters"]}], termination=term)
+    return ParsedResponse(content=text, termination=term)
+
+
+def parse_mistral(text: str, term: Termination) -> ParsedResponse:
+    if text.startswith("[TOOL_CALLS]"):
+        try:
+            arr = json.loads(text[len("[TOOL_CALLS]"):])
+            calls = [{"name": c["name"], "arguments": c["arguments"]} for c in arr]
+            return ParsedResponse(tool_calls=calls, termination=term)
+        except (json.JSONDecodeError, KeyError, TypeError):
+            return ParsedResponse(content=text, termination=Termination.MALFORMED)
+    return ParsedResponse(content=text, termination=term)
+
+
+_HARMONY_MSG = re.compile(r"(?:<\|start\|>assistant)?(?P<header>.*?)<\|message\|>(?P<body>.*?)(?:<\|end\|>|$)", re.DOTALL)
+
+
+def parse_gpt_oss(text: str, term: Termination) -> ParsedResponse:
+    out = ParsedResponse(termination=term)
+    for m in _HARMONY_MSG.finditer(text):
+        header, body = m.group("header"), m.group("body")
+        to = re.search(r"to=functions\.([^\s<]+)", header)
+        if to:
+            obj = _json_object(body)
+            if obj is None:
+                out.termination = Termination.MALFORMED
+            else:
+                out.tool_calls.append({"name": to.group(1), "arguments": obj})
+        elif "<|channel|>analysis" in header:
+            out.reasoning_content += body
+        else:
+            out.content += body
+    return out
+
+
+def parse_plain(text: str, term: Termination) -> ParsedResponse:
+    return ParsedResponse(content=text, termination=term)
+
+
+PARSERS: dict[str, Callable[[str, Termination], ParsedResponse]] = {
+    "qwen3": parse_qwen3,
+    "llama3": parse_llama3,
+    "mistral-nemo": parse_mistral,
+    "gpt-oss": parse_gpt_oss,
+    "deepseek-v3": parse_plain,
+}
+
+
+def parse_with(family: str, tokenizer: Any, ids: Sequence[int], stop_ids: Sequence[int]) -> ParsedResponse:
+    """Parse ``ids`` for ``family``; garbage ids give ``MALFORMED``, never an exception."""
+    try:
+        body, term = _split_termination(ids, stop_ids, tokenizer.eos_token_id if tokenizer.eos_token_id not in stop_ids else None)
+        text = tokenizer.decode(body, skip_special_tokens=False)
+        return PARSERS.get(family, parse_plain)(text, term)
+    except Exception:  # noqa: BLE001 - out-of-range ids and the like: a malformed sample, not a crash
+        return ParsedResponse(termination=Termination.MALFORMED)

@@ -1,0 +1,216 @@
+"""Hand-written Qwen3 renderer (ChatML with <think> and <tool_call> blocks).
+
+Written from the behaviour of the Qwen3-8B template (snapshot ``Qwen__Qwen3-8B``), not by calling
+it. Variants: ``thinking`` (default) and ``no_thinking`` (``enable_thinking=False``).
+
+Template rules reproduced here:
+* tools go into the first system block, one ``tojson`` line per tool;
+* the *last query* is the last user message that is not a wrapped tool response; assistant turns
+  after it keep ``<think>`` blocks (the last one always, even empty), turns before it lose them;
+* consecutive tool results share one ``<|im_start|>user`` block;
+* tool-call arguments are parsed and serialized with ``json.dumps(ensure_ascii=False)`` (the
+  template's ``tojson``), so ``1e-7`` renders as ``1e-07``.
+
+Extension property: **no** for both variants: reasoning of earlier turns is dropped once a new
+user query arrives, and the empty ``<think>`` block of the last turn disappears from history.
+The bridge therefore keeps the sampled tokens as they are and appends only the new messages.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from conformance.errors import InvalidMessagesError
+from conformance.messages import tool_arguments_value, validate_messages
+from conformance.protocol import Capabilities, ParsedResponse, RenderedTokens, SupervisedExample
+from reference_renderers.encoding import PieceEncoder
+from reference_renderers.parsers import parse_qwen3, parse_with
+
+__all__ = ["Qwen3Renderer"]
+
+_TOOLS_INTRO = (
+    "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
+    "You are provided with function signatures within <tools></tools> XML tags:\n<tools>"
+)
+_TOOLS_OUTRO = (
+    '\n</tools>\n\nFor each function call, return a json object with function name and arguments within '
+    '<tool_call></tool_call> XML tags:\n<tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}\n'
+    "</tool_call><|im_end|>\n"
+)
+
+
+def _dumps(x: Any) -> str:
+    return json.dumps(x, ensure_ascii=False)
+
+
+class Qwen3Renderer:
+    has_extension_property = False
+    family = "qwen3"
+
+    def __init__(self, tokenizer: Any = None, *, model_id: str = "Qwen/Qwen3-8B", variant: str | None = None):
+        from conformance.registry import get_model
+        from conformance.snapshots import load_text_encoder, load_tokenizer
+
+        entry = get_model(model_id)
+        if entry.family != self.family:
+            raise ValueError(f"Qwen3Renderer serves the qwen3 family, not {model_id} ({entry.family})")
+        self.model_id = model_id
+        self.variant = variant or "thinking"
+        if self.variant not in ("thinking", "no_thinking"):
+            raise ValueError(f"unknown Qwen3 variant {self.variant!r}; known: thinking, no_thinking")
+        snap = entry.snapshot()
+        self.tokenizer = tokenizer if tokenizer is not None else load_tokenizer(snap)
+        self._enc = PieceEncoder(self.tokenizer, load_text_encoder(snap))
+        self._im_end = self._enc.id("<|im_end|>")
+        self.capabilities = Capabilities(bridge=True)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # By reference: a worker rebuilds from the vendored snapshot (small pickle, no tokenizer).
+        return (Qwen3Renderer._rebuild, (self.model_id, self.variant))
+
+    @staticmethod
+    def _rebuild(model_id: str, variant: str) -> Qwen3Renderer:
+        return Qwen3Renderer(model_id=model_id, variant=variant)
+
+    def __repr__(self) -> str:
+        return f"Qwen3Renderer(model_id={self.model_id!r}, variant={self.variant!r})"
+
+    # ---- rendering ------------------------------------------------------------------------
+    def _pieces(self, messages: Sequence[dict[str, Any]], tools: Any, agp: bool) -> list[tuple[str, str]]:
+        validate_messages(messages) if messages else None
+        out: list[tuple[str, str]] = []
+        s = lambda t: out.append(("s", t))  # noqa: E731
+        c = lambda t: out.append(("c", t))  # noqa: E731
+        n = len(messages)
+        first_is_system = n > 0 and messages[0]["role"] == "system"
+        if tools:
+            s("<|im_start|>system\n")
+            if first_is_system:
+                c(messages[0]["content"])
+                s("\n\n")
+            s(_TOOLS_INTRO)
+            for tool in tools:
+                s("\n")
+                c(_dumps(tool))
+            s(_TOOLS_OUTRO)
+        elif first_is_system:
+            s("<|im_start|>system\n")
+            c(messages[0]["content"])
+            s("<|im_end|>\n")
+        last_query = n - 1
+        for i in range(n - 1, -1, -1):
+            m = messages[i]
+            content = m.get("content")
+            if m["role"] == "user" and isinstance(content, str) and not (
+                content.startswith("<tool_response>") and content.endswith("</tool_response>")
+            ):
+                last_query = i
+                break
+        for i, m in enumerate(messages):
+            role = m["role"]
+            content = m["content"] if isinstance(m.get("content"), str) else ""
+            if role == "user" or (role == "system" and i > 0):
+                s(f"<|im_start|>{role}\n")
+                c(content)
+                s("<|im_end|>\n")
+            elif role == "assistant":
+                self._assistant(out, m, content, i, last_query, is_last=i == n - 1)
+            elif role == "tool":
+                if i == 0 or messages[i - 1]["role"] != "tool":
+                    s("<|im_start|>user")
+                s("\n<tool_response>\n")
+                c(content)
+                s("\n</tool_response>")
+                if i == n - 1 or messages[i + 1]["role"] != "tool":
+                    s("<|im_end|>\n")
+        if agp:
+            s("<|im_start|>assistant\n")
+            if self.variant == "no_thinking":
+                s("<think>\n\n</think>\n\n")
+        return out
+
+    def _assistant(self, out: list[tuple[str, str]], m: dict[str, Any], content: str, i: int, last_query: int, *, is_last: bool) -> None:
+        s = lambda t: out.append(("s", t))  # noqa: E731
+        c = lambda t: out.append(("c", t))  # noqa: E731
+        rc = m.get("reasoning_content")
+        reasoning = rc if isinstance(rc, str) else ""
+        if not isinstance(rc, str) and "</think>" in content:
+            # The template parses a <think> block out of assistant content; so do we.
+            reasoning = content.split("</think>")[0].rstrip("\n").split("<think>")[-1].lstrip("\n")
+            content = content.split("</think>")[-1].lstrip("\n")
+        if i > last_query and (is_last or reasoning):
+            s("<|im_start|>assistant\n<think>\n")
+            c(reasoning.strip("\n"))
+            s("\n</think>\n\n")
+            c(content.lstrip("\n"))
+        else:
+            s("<|im_start|>assistant\n")
+            c(content)
+        for j, call in enumerate(m.get("tool_calls") or []):
+            if j > 0 or content:
+                s("\n")
+            fn = call.get("function", call)
+            # The registry passes arguments to this template as objects (tool_arguments = "object"),
+            # so a JSON string is parsed and re-serialized the way the template's tojson does.
+            args_text = _dumps(tool_arguments_value(fn["arguments"], where=f"message {i} tool_calls[{j}]"))
+            s('<tool_call>\n{"name": "')
+            c(fn["name"])
+            s('", "arguments": ')
+            c(args_text)
+            s("}\n</tool_call>")
+        s("<|im_end|>\n")
+
+    def render(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, add_generation_prompt: bool = False) -> RenderedTokens:
+        return RenderedTokens(self._enc.encode(self._pieces(messages, tools, add_generation_prompt)))
+
+    def build_generation_prompt(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, prefill: str | None = None) -> list[int]:
+        ids = self._enc.encode(self._pieces(messages, tools, True))
+        return ids + self._enc.text_ids(prefill or "")
+
+    def build_supervised_example(self, messages: Sequence[dict[str, Any]], *, tools: Any = None,
+                                 train_on: str = "last_assistant_message") -> SupervisedExample:
+        if train_on not in self.capabilities.train_on:
+            raise ValueError(f"train_on must be one of {self.capabilities.train_on}, not {train_on!r}")
+        ids = self.render(messages, tools=tools).ids
+        weights = [0.0] * len(ids)
+        targets = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
+        if train_on == "last_assistant_message":
+            targets = targets[-1:]
+        for k in targets:
+            prompt = self.build_generation_prompt(messages[:k], tools=tools)
+            if ids[: len(prompt)] != prompt:
+                raise InvalidMessagesError(
+                    f"message {k}: its turn renders differently in history than when sampled (Qwen3 drops "
+                    "reasoning and the no-thinking block of earlier turns); train such turns one at a time"
+                )
+            j = ids.index(self._im_end, len(prompt))
+            for t in range(len(prompt), j + 1):
+                weights[t] = 1.0
+        return SupervisedExample(ids, weights)
+
+    def parse_response(self, ids: Sequence[int]) -> ParsedResponse:
+        return parse_with(self.family, self.tokenizer, ids, self.stop_token_ids())
+
+    def stop_token_ids(self) -> list[int]:
+        return [self._im_end]
+
+    def bridge_to_next_turn(self, prev_prompt: Sequence[int], prev_completion: Sequence[int],
+                            new_messages: Sequence[dict[str, Any]], *, tools: Any = None) -> list[int] | None:
+        if not new_messages or any(m.get("role") == "assistant" for m in new_messages):
+            return None  # an assistant message must be sampled, never bridged
+        validate_messages(new_messages)
+        ids = list(prev_prompt) + list(prev_completion)
+        if not prev_completion or prev_completion[-1] != self._im_end:
+            ids.append(self._im_end)  # truncated: close the turn as the template would
+        pieces: list[tuple[str, str]] = [("s", "\n")]
+        # Render the new messages as they follow an assistant turn; a leading system message
+        # here is never "first", so it renders as a plain block.
+        fake_prev = [{"role": "user", "content": ""}]
+        body = self._pieces(fake_prev + list(new_messages), None, True)
+        pieces += body[3:]  # drop the placeholder user block (3 pieces)
+        return ids + self._enc.encode(pieces)
+
+    # exposed for the parser tests
+    parse_text = staticmethod(parse_qwen3)

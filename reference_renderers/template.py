@@ -1,0 +1,94 @@
+"""``TemplateRenderer``: the model's own HF chat template behind our protocol.
+
+Parity with the template holds by construction (it *is* the template, with content encoded as
+text). It is the fallback for any registered model and the base the suite's own tests break on
+purpose. It has no bridge and claims no extension property: a Jinja template re-renders history.
+Pickles by reference (model id + variant), so a worker rebuilds it from the vendored snapshot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from conformance.errors import InvalidMessagesError
+from conformance.messages import validate_messages
+from conformance.protocol import Capabilities, ParsedResponse, RenderedTokens, SupervisedExample
+from reference_renderers.parsers import parse_with
+
+__all__ = ["TemplateRenderer"]
+
+
+class TemplateRenderer:
+    has_extension_property = False
+
+    def __init__(self, tokenizer: Any = None, *, model_id: str, variant: str | None = None):
+        from conformance.oracle import Oracle
+        from conformance.registry import get_model
+
+        self.model_id = model_id
+        self._entry = get_model(model_id)
+        self.variant = variant or next(iter(self._entry.variants))
+        self._variant = self._entry.variant(self.variant)
+        self._oracle = Oracle(self._entry)
+        self.tokenizer = self._oracle.tok
+        self.capabilities = Capabilities(bridge=False)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (self.model_id, self.variant))
+
+    def __repr__(self) -> str:
+        return f"TemplateRenderer(model_id={self.model_id!r}, variant={self.variant!r})"
+
+    def _encode(self, messages: Sequence[dict[str, Any]], tools: Any, agp: bool) -> list[int]:
+        from conformance.oracle import TemplateRenderError
+
+        validate_messages(messages)
+        try:
+            return self._oracle.encode(list(messages), tools, self._variant, add_generation_prompt=agp).ids
+        except TemplateRenderError as e:
+            raise InvalidMessagesError(f"the {self.model_id} template cannot render these messages: {e}") from e
+
+    def render(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, add_generation_prompt: bool = False) -> RenderedTokens:
+        return RenderedTokens(self._encode(messages, tools, add_generation_prompt))
+
+    def build_generation_prompt(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, prefill: str | None = None) -> list[int]:
+        ids = self._encode(messages, tools, True)
+        if prefill:
+            ids += self._oracle.text_encoder.encode(prefill, add_special_tokens=False).ids
+        return ids
+
+    def build_supervised_example(self, messages: Sequence[dict[str, Any]], *, tools: Any = None,
+                                 train_on: str = "last_assistant_message") -> SupervisedExample:
+        ids = self._encode(messages, tools, False)
+        weights = [0.0] * len(ids)
+        stops = set(self.stop_token_ids())
+        targets = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
+        if train_on == "last_assistant_message":
+            targets = targets[-1:]
+        elif train_on != "all_assistant_messages":
+            raise ValueError(f"train_on must be one of {self.capabilities.train_on}, not {train_on!r}")
+        for k in targets:
+            prompt = self._encode(messages[:k], tools, True)
+            if ids[: len(prompt)] != prompt:
+                raise InvalidMessagesError(f"message {k}: the template's full render does not extend its generation prompt")
+            j = next((j for j in range(len(prompt), len(ids)) if ids[j] in stops), None)
+            if j is None:
+                raise InvalidMessagesError(f"message {k}: no end-of-turn token after the generation prompt")
+            for t in range(len(prompt), j + 1):
+                weights[t] = 1.0
+        return SupervisedExample(ids, weights)
+
+    def parse_response(self, ids: Sequence[int]) -> ParsedResponse:
+        return parse_with(self._entry.family, self.tokenizer, ids, self.stop_token_ids())
+
+    def stop_token_ids(self) -> list[int]:
+        return list(self._oracle.stop_ids)
+
+    def bridge_to_next_turn(self, prev_prompt: Sequence[int], prev_completion: Sequence[int],
+                            new_messages: Sequence[dict[str, Any]], *, tools: Any = None) -> list[int] | None:
+        return None
+
+
+def _rebuild(model_id: str, variant: str) -> TemplateRenderer:
+    return TemplateRenderer(model_id=model_id, variant=variant)
