@@ -1,0 +1,87 @@
+"""tinker-cookbook style: ``build_generation_prompt(messages, role, prefill)`` -> ModelInput,
+``build_supervised_example(messages, train_on_what)`` -> (ModelInput, weights),
+``parse_response(ids)`` -> (message, ParseTermination), ``get_stop_sequences()``,
+``has_extension_property``.
+
+There is no plain full render: ``render(add_generation_prompt=False)`` is the supervised example's
+tokens. Tool declarations are not passed through this API, so cases declaring tools are skipped
+(capability ``tools`` is False).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from conformance.protocol import Capabilities, ParsedResponse, RenderedTokens, SupervisedExample, Termination
+
+__all__ = ["TinkerAdapter"]
+
+_TRAIN_ON = {"last_assistant_message": "LAST_ASSISTANT_MESSAGE", "all_assistant_messages": "ALL_ASSISTANT_MESSAGES"}
+
+
+def _ints(x: Any) -> list[int]:
+    if hasattr(x, "to_ints"):
+        x = x.to_ints()
+    return [int(i) for i in x]
+
+
+class TinkerAdapter:
+    style = "tinker"
+
+    def __init__(self, renderer: Any, *, tokenizer: Any = None):
+        self.renderer = renderer
+        self.tokenizer = tokenizer
+        self.has_extension_property = bool(getattr(renderer, "has_extension_property", False))
+        self.capabilities = Capabilities(tools=False, bridge=False)
+
+    def _train_on(self, choice: str) -> Any:
+        from tinker_cookbook.renderers import TrainOnWhat
+
+        return getattr(TrainOnWhat, _TRAIN_ON[choice])
+
+    def render(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, add_generation_prompt: bool = False) -> RenderedTokens:
+        if add_generation_prompt:
+            return RenderedTokens(self.build_generation_prompt(messages, tools=tools))
+        return RenderedTokens(self.build_supervised_example(messages, train_on="all_assistant_messages").ids)
+
+    def build_generation_prompt(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, prefill: str | None = None) -> list[int]:
+        return _ints(self.renderer.build_generation_prompt(list(messages), role="assistant", prefill=prefill))
+
+    def build_supervised_example(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, train_on: str = "last_assistant_message") -> SupervisedExample:
+        model_input, weights = self.renderer.build_supervised_example(list(messages), self._train_on(train_on))
+        w = weights.tolist() if hasattr(weights, "tolist") else list(weights)
+        return SupervisedExample(_ints(model_input), [float(x) for x in w])
+
+    def parse_response(self, ids: Sequence[int]) -> ParsedResponse:
+        try:
+            msg, term = self.renderer.parse_response(list(ids))
+        except Exception:  # noqa: BLE001
+            return ParsedResponse(termination=Termination.MALFORMED)
+        name = getattr(term, "name", str(term)).upper()
+        termination = {"STOP_SEQUENCE": Termination.STOP_SEQUENCE, "EOS": Termination.EOS}.get(name, Termination.MALFORMED)
+        content = msg.get("content", "")
+        reasoning = ""
+        if isinstance(content, list):  # content parts
+            reasoning = "".join(p.get("thinking", "") for p in content if p.get("type") == "thinking")
+            content = "".join(p.get("text", "") for p in content if p.get("type") == "text")
+        calls = []
+        for c in msg.get("tool_calls") or []:
+            fn = getattr(c, "function", None) or (c.get("function") if isinstance(c, dict) else c)
+            name_ = getattr(fn, "name", None) or fn.get("name")
+            args = getattr(fn, "arguments", None) if not isinstance(fn, dict) else fn.get("arguments")
+            calls.append({"name": name_, "arguments": json.loads(args) if isinstance(args, str) else args})
+        return ParsedResponse(content or "", reasoning or msg.get("reasoning_content", "") or "", calls, termination)
+
+    def stop_token_ids(self) -> list[int]:
+        out = []
+        for s in self.renderer.get_stop_sequences():
+            if isinstance(s, int):
+                out.append(s)
+            else:
+                out += list(self.tokenizer.encode(s, add_special_tokens=False))
+        return out
+
+    def bridge_to_next_turn(self, *a: Any, **k: Any) -> list[int] | None:
+        return None

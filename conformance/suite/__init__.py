@@ -1,0 +1,1 @@
+"""The conformance suite: one module per check area, collected by the plugin with ``--renderer``."""

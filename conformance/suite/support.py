@@ -1,0 +1,97 @@
+"""Helpers the check modules share: case selection and failure messages that are reproductions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from conformance.cases import Case
+from conformance.suite.session import CAPABILITY_SKIP
+
+__all__ = ["ids_of", "token_diff", "repro", "require", "skip_template_fact", "json_equal", "prompt_messages", "assert_ids_equal"]
+
+
+def ids_of(tokens: Sequence[Sequence[Any]]) -> list[int]:
+    return [int(t[0]) for t in tokens]
+
+
+def prompt_messages(case: Case) -> list[dict[str, Any]]:
+    msgs = case.messages_list()
+    last = case.last_assistant_index
+    return msgs[:last] if last is not None else msgs
+
+
+def require(ctx: Any, capability: str, why: str = "") -> None:
+    if not getattr(ctx.renderer.capabilities, capability, False):
+        pytest.skip(f"{CAPABILITY_SKIP} {capability}{(' (' + why + ')') if why else ''}")
+
+
+def require_case_capabilities(ctx: Any, case: Case) -> None:
+    caps = ctx.renderer.capabilities
+    if case.tools and not caps.tools:
+        pytest.skip(f"{CAPABILITY_SKIP} tools (the case declares tools)")
+    if any(m.get("reasoning_content") for m in case.messages) and not caps.thinking:
+        pytest.skip(f"{CAPABILITY_SKIP} thinking (the case carries reasoning)")
+
+
+def skip_template_fact(what: str, error: str) -> None:
+    pytest.skip(f"template fact: {what}: {error}")
+
+
+def _piece(tok: Any, i: int | None) -> str:
+    if i is None:
+        return "(end)"
+    try:
+        return repr(tok.decode([i], skip_special_tokens=False))
+    except Exception:  # noqa: BLE001
+        return "(invalid id)"
+
+
+def token_diff(tok: Any, expected: Sequence[int], got: Sequence[int], *, width: int = 8) -> str:
+    """Both id lists from the first divergence, decoded side by side."""
+    k = next((i for i, (a, b) in enumerate(zip(expected, got)) if a != b), min(len(expected), len(got)))
+    lines = [f"first divergence at token {k} (expected {len(expected)} ids, got {len(got)})",
+             f"{'pos':>6}  {'expected':<32} {'got':<32}"]
+    for i in range(max(0, k - 2), k + width):
+        e = expected[i] if i < len(expected) else None
+        g = got[i] if i < len(got) else None
+        if e is None and g is None:
+            break
+        mark = "!" if e != g else " "
+        lines.append(f"{mark}{i:>5}  {str(e) + ' ' + _piece(tok, e):<32} {str(g) + ' ' + _piece(tok, g):<32}")
+    return "\n".join(lines)
+
+
+def repro(ctx: Any, case: Case, call: str) -> str:
+    return (
+        f"case {case.id!r} ({case.description}) on {ctx.entry.model_id} [{ctx.variant.name}]\n"
+        "reproduce:\n"
+        f"    from conformance.cases import load_cases\n"
+        f"    case = next(c for c in load_cases() if c.id == {case.id!r})\n"
+        f"    messages, tools = case.messages_list(), case.tools_list()\n"
+        f"    renderer = ...  # {ctx.spec}\n"
+        f"    {call}\n"
+    )
+
+
+def assert_ids_equal(ctx: Any, case: Case, expected: Sequence[int], got: Sequence[int], what: str, call: str) -> None:
+    if list(expected) != list(got):
+        pytest.fail(f"{what} differs from the template\n{repro(ctx, case, call)}{token_diff(ctx.tokenizer, expected, got)}", pytrace=False)
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """JSON values equal with types kept apart: True is not 1, 1.0 is not 1."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b))
+    return bool(a == b)
+
+
+def dumps(x: Any) -> str:
+    return json.dumps(x, ensure_ascii=False)

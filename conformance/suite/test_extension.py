@@ -1,0 +1,78 @@
+"""Extension property: a claimed "yes" holds on every multi-turn case (a break is a failure); a
+"no" is backed by a witness in the corpus (a false "no" is a warning)."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+from conformance.suite.support import repro, require_case_capabilities
+
+
+def turn_pairs(renderer, case):
+    """Yield (k, k2, prompt_k, completion_k, prompt_k2) over consecutive assistant turns."""
+    msgs, tools = case.messages_list(), case.tools_list()
+    stops = set(renderer.stop_token_ids())
+    idx = [i for i, m in enumerate(msgs) if m["role"] == "assistant"]
+    for k, k2 in zip(idx, idx[1:]):
+        prompt = renderer.build_generation_prompt(msgs[:k], tools=tools)
+        full = renderer.render(msgs[: k + 1], tools=tools).ids
+        if full[: len(prompt)] != prompt:
+            completion = None
+        else:
+            end = next((j for j in range(len(prompt), len(full)) if full[j] in stops), None)
+            completion = None if end is None else full[len(prompt) : end + 1]
+        yield k, k2, prompt, completion, renderer.build_generation_prompt(msgs[:k2], tools=tools)
+
+
+def _breaks(renderer, case):
+    for k, k2, prompt, completion, nxt in turn_pairs(renderer, case):
+        seq = prompt + (completion or [])
+        if completion is None or nxt[: len(seq)] != seq:
+            return k, k2, seq, nxt
+    return None
+
+
+def test_claimed_extension_holds(conformance_ctx, renderer, multi_turn_case):
+    if not renderer.has_extension_property:
+        pytest.skip("capability not claimed: extension (see test_unclaimed_extension_has_a_witness)")
+    require_case_capabilities(conformance_ctx, multi_turn_case)
+    try:
+        b = _breaks(renderer, multi_turn_case)
+    except Exception as e:  # a template-fact case the renderer refuses
+        if conformance_ctx.golden(multi_turn_case)["full"].get("error"):
+            pytest.skip(f"template fact: {e}")
+        raise
+    if b:
+        from conformance.suite.support import token_diff
+
+        k, k2, seq, nxt = b
+        pytest.fail(
+            f"has_extension_property is True but the prompt+completion of message {k} is not a prefix of the "
+            f"prompt for message {k2}\n{repro(conformance_ctx, multi_turn_case, 'see conformance/suite/test_extension.py:turn_pairs')}"
+            + token_diff(conformance_ctx.tokenizer, seq, nxt[: len(seq)]),
+            pytrace=False,
+        )
+
+
+def test_unclaimed_extension_has_a_witness(conformance_ctx, renderer):
+    if renderer.has_extension_property:
+        pytest.skip("the renderer claims the extension property (checked per case)")
+    checked = 0
+    for case in conformance_ctx.cases:
+        if sum(m["role"] == "assistant" for m in case.messages) < 2:
+            continue
+        try:
+            b = _breaks(renderer, case)
+        except Exception:
+            continue
+        checked += 1
+        if b:
+            return  # a witness: the "no" is honest
+    warnings.warn(
+        f"has_extension_property is False, but the prefix held on all {checked} multi-turn cases: "
+        "the renderer may be under-claiming",
+        UserWarning,
+        stacklevel=1,
+    )

@@ -1,0 +1,40 @@
+"""Loss weights: a supervised example trains on exactly the ids the model samples for the chosen
+assistant messages (through their end-of-turn token), derived from the oracle."""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.protocol import TRAIN_ON
+from conformance.suite.support import assert_ids_equal, ids_of, repro, require, require_case_capabilities, skip_template_fact
+
+
+@pytest.mark.parametrize("train_on", TRAIN_ON)
+def test_supervised_weights_select_the_sampled_tokens(conformance_ctx, renderer, case, train_on):
+    require(conformance_ctx, "supervised")
+    if train_on not in renderer.capabilities.train_on:
+        pytest.skip(f"capability not claimed: train_on={train_on}")
+    require_case_capabilities(conformance_ctx, case)
+    g = conformance_ctx.golden(case)
+    w = g["weights"][train_on]
+    if w.get("error"):
+        skip_template_fact(f"{train_on} weights are not derivable", w["error"])
+    ex = renderer.build_supervised_example(case.messages_list(), tools=case.tools_list(), train_on=train_on)
+    expected_ids = ids_of(g["full"]["tokens"])
+    call = f"renderer.build_supervised_example(messages, tools=tools, train_on={train_on!r})"
+    assert_ids_equal(conformance_ctx, case, expected_ids, ex.ids, "supervised example ids", call)
+    assert len(ex.weights) == len(ex.ids), f"{len(ex.weights)} weights for {len(ex.ids)} ids"
+    expected = set()
+    for start, end in w["spans"]:
+        expected.update(range(start, end))
+    got = {i for i, x in enumerate(ex.weights) if x > 0}
+    if got != expected:
+        tok = conformance_ctx.tokenizer
+        extra = sorted(got - expected)[:8]
+        missing = sorted(expected - got)[:8]
+        show = lambda ids: ", ".join(f"{i}:{tok.decode([ex.ids[i]])!r}" for i in ids)  # noqa: E731
+        pytest.fail(
+            f"weights select the wrong tokens for {train_on}\n{repro(conformance_ctx, case, call)}"
+            f"trained but should not be: [{show(extra)}]\nnot trained but should be: [{show(missing)}]",
+            pytrace=False,
+        )

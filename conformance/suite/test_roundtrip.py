@@ -1,0 +1,55 @@
+"""Round trip: the golden completion parses back to the message; a clean stop is reported as such
+and the same ids without their stop token are not."""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.protocol import Termination
+from conformance.suite.support import dumps, ids_of, json_equal, repro, require, require_case_capabilities, skip_template_fact
+
+
+def _completion(ctx, case):
+    require(ctx, "parse")
+    require_case_capabilities(ctx, case)
+    g = ctx.golden(case)
+    c = g["completion"]
+    if c.get("error"):
+        skip_template_fact("no completion slice", c["error"])
+    return ids_of(c["tokens"]), c["expected"], c.get("expected_error")
+
+
+def test_completion_parses_back_to_the_message(conformance_ctx, renderer, case):
+    ids, exp, why = _completion(conformance_ctx, case)
+    if exp is None:
+        skip_template_fact("no defined parse", why)
+    p = renderer.parse_response(ids)
+    problems = []
+    if p.termination != Termination.STOP_SEQUENCE:
+        problems.append(f"termination {p.termination} for a completion that ends with its stop token")
+    # Templates trim whitespace at the edges of content and reasoning; the parse is compared the same way.
+    if (p.content or "").strip() != exp["content"].strip():
+        problems.append(f"content {p.content!r} != {exp['content']!r}")
+    if (p.reasoning_content or "").strip() != exp["reasoning_content"].strip():
+        problems.append(f"reasoning {p.reasoning_content!r} != {exp['reasoning_content']!r}")
+    if not json_equal(list(p.tool_calls), exp["tool_calls"]):
+        problems.append(f"tool calls {dumps(p.tool_calls)} != {dumps(exp['tool_calls'])} (compared as typed JSON values)")
+    if problems:
+        pytest.fail("\n".join(problems) + "\n" + repro(conformance_ctx, case, "renderer.parse_response(golden_completion_ids)"), pytrace=False)
+
+
+def test_truncated_completion_is_not_clean(conformance_ctx, renderer, case):
+    ids, _, _ = _completion(conformance_ctx, case)
+    p = renderer.parse_response(ids[:-1])
+    assert p.termination != Termination.STOP_SEQUENCE, (
+        f"a completion cut before its stop token was reported as a clean stop\n"
+        + repro(conformance_ctx, case, "renderer.parse_response(golden_completion_ids[:-1])")
+    )
+
+
+def test_garbage_ids_do_not_raise(conformance_ctx, renderer):
+    require(conformance_ctx, "parse")
+    vocab = len(conformance_ctx.tokenizer)
+    for ids in ([], [0], [vocab - 1] * 5, list(range(100, 140)), [10**9]):
+        p = renderer.parse_response(ids)
+        assert p.termination != Termination.STOP_SEQUENCE or (ids and ids[-1] in renderer.stop_token_ids())
