@@ -154,13 +154,17 @@ class Qwen3Renderer:
             fn = call.get("function", call)
             # The registry passes arguments to this template as objects (tool_arguments = "object"),
             # so a JSON string is parsed and re-serialized the way the template's tojson does.
-            args_text = _dumps(tool_arguments_value(fn["arguments"], where=f"message {i} tool_calls[{j}]"))
+            args_text = self._serialize_arguments(tool_arguments_value(fn["arguments"], where=f"message {i} tool_calls[{j}]"))
             s('<tool_call>\n{"name": "')
             c(fn["name"])
             s('", "arguments": ')
             c(args_text)
             s("}\n</tool_call>")
         s("<|im_end|>\n")
+
+    def _serialize_arguments(self, value: dict[str, Any]) -> str:
+        """Tool-call arguments as the template's ``tojson`` writes them."""
+        return _dumps(value)
 
     def render(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, add_generation_prompt: bool = False) -> RenderedTokens:
         return RenderedTokens(self._enc.encode(self._pieces(messages, tools, add_generation_prompt)))

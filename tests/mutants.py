@@ -1,0 +1,113 @@
+"""Deliberately broken renderers ("mutants"), one per bug class the suite must catch.
+
+Each wraps the hand-written Qwen3 renderer and breaks exactly one thing. The pytester runs in
+``test_mutants.py`` certify each one and assert that its area fails.
+"""
+
+from __future__ import annotations
+
+import json
+
+from conformance.protocol import Termination
+from reference_renderers import Qwen3Renderer
+
+
+class DroppedSeamNewline(Qwen3Renderer):
+    """Loses the newline after <|im_end|> between messages (a seam)."""
+
+    def render(self, messages, *, tools=None, add_generation_prompt=False):
+        out = super().render(messages, tools=tools, add_generation_prompt=add_generation_prompt)
+        ids = out.ids
+        for i in range(len(ids) - 1):
+            if ids[i] == self._im_end and ids[i + 1] == 198:
+                del ids[i + 1]
+                break
+        return out
+
+
+class WrongStopId(Qwen3Renderer):
+    """Stops on <|endoftext|> instead of <|im_end|>."""
+
+    def stop_token_ids(self):
+        return [151643]
+
+
+class PythonBooleans(Qwen3Renderer):
+    """Re-serializes tool-call arguments with Python's repr: true -> True, null -> None."""
+
+    def _serialize_arguments(self, value):
+        return "{" + ", ".join(f"{json.dumps(k)}: {v!r}" for k, v in value.items()) + "}"
+
+
+class ThinkingDroppedFromLastTurn(Qwen3Renderer):
+    """Drops reasoning from the final assistant turn too."""
+
+    def _assistant(self, out, m, content, i, last_query, *, is_last):
+        m = {k: v for k, v in m.items() if k != "reasoning_content"}
+        super()._assistant(out, m, content, i, last_query, is_last=is_last)
+
+
+class RerenderingBridge(Qwen3Renderer):
+    """Bridges by re-rendering history from messages it reconstructs (loses the sampled tokens)."""
+
+    def bridge_to_next_turn(self, prev_prompt, prev_completion, new_messages, *, tools=None):
+        if any(m.get("role") == "assistant" for m in new_messages):
+            return None
+        text = self.tokenizer.decode(list(prev_prompt) + list(prev_completion))
+        # re-encode the decoded history the way a re-rendering pipeline would: specials parsed back,
+        # and Qwen3's empty think block of the previous turn dropped.
+        text = text.replace("<think>\n\n</think>\n\n", "")
+        ids = list(self.tokenizer.encode(text, add_special_tokens=False))
+        if ids[-1] != self._im_end:
+            ids.append(self._im_end)
+        tail = super().bridge_to_next_turn([], [self._im_end], new_messages, tools=tools)
+        return ids + tail[1:]
+
+
+class CleanWhenTruncated(Qwen3Renderer):
+    """Reports every completion as a clean stop, truncated or not."""
+
+    def parse_response(self, ids):
+        p = super().parse_response(ids)
+        p.termination = Termination.STOP_SEQUENCE
+        return p
+
+
+class Unpicklable(Qwen3Renderer):
+    """Holds a lambda, like a renderer caching a closure."""
+
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+        self.hook = lambda x: x
+
+    def __reduce__(self):
+        return object.__reduce__(self)
+
+
+class SpecialTokensInUserText(Qwen3Renderer):
+    """Encodes content with the full tokenizer, so user text '<|im_end|>' becomes the special id."""
+
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+        tok = self.tokenizer
+        self._enc.text_ids = lambda text: list(tok.encode(text, add_special_tokens=False)) if text else []
+
+    def __reduce__(self):
+        return (SpecialTokensInUserText, ())
+
+
+class TrainsOnPrompt(Qwen3Renderer):
+    """Weights every token, prompt included."""
+
+    def build_supervised_example(self, messages, *, tools=None, train_on="last_assistant_message"):
+        ex = super().build_supervised_example(messages, tools=tools, train_on=train_on)
+        ex.weights = [1.0] * len(ex.ids)
+        return ex
+
+
+class FalseExtensionClaim(Qwen3Renderer):
+    """Claims the extension property, which Qwen3's template does not have."""
+
+    has_extension_property = True
+
+

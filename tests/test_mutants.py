@@ -1,0 +1,70 @@
+"""Every check can fail: each mutant in tests/mutants.py is caught by the area it breaks.
+
+Each run is a real ``pytest --renderer tests.mutants:X --model Qwen/Qwen3-8B`` through pytester
+(in a subprocess, so the plugin starts fresh), and we assert the expected test fails and the verdict
+is NOT CERTIFIED.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+# mutant -> (expected failing test-id prefixes, extra options)
+MUTANTS = {
+    "DroppedSeamNewline": ["test_template_parity.py::test_full_conversation_matches_template"],
+    "WrongStopId": ["test_stop_sequences.py::test_stop_ids_include_the_turn_closing_id"],
+    "PythonBooleans": ["test_template_parity.py::test_full_conversation_matches_template[tools-args-booleans]",
+                       "test_template_parity.py::test_full_conversation_matches_template[tools-args-null]"],
+    "ThinkingDroppedFromLastTurn": ["test_template_parity.py::test_full_conversation_matches_template[reasoning-last-turn]"],
+    "RerenderingBridge": ["test_bridge.py::test_bridge_keeps_history_byte_for_byte"],
+    "CleanWhenTruncated": ["test_roundtrip.py::test_truncated_completion_is_not_clean"],
+    "Unpicklable": ["test_pickle.py::test_pickle_roundtrip_behaves_identically", "test_pickle.py::test_pickle_into_a_spawned_process"],
+    "SpecialTokensInUserText": ["test_injection.py::test_look_alike_text_never_becomes_a_special_token[inject-chatml-user-prompt]"],
+    "TrainsOnPrompt": ["test_loss_weights.py::test_supervised_weights_select_the_sampled_tokens"],
+    "FalseExtensionClaim": ["test_extension.py::test_claimed_extension_holds"],
+}
+
+
+def _certify(pytester, spec: str, *extra: str):
+    pytester.syspathinsert(REPO)
+    report = pytester.path / "report.json"
+    result = pytester.runpytest_subprocess(
+        "--renderer", spec, "--model", "Qwen/Qwen3-8B", "--conformance-report", str(report), "-p", "no:cacheprovider", *extra
+    )
+    data = json.loads(report.read_text()) if report.exists() else None
+    return result, data
+
+
+@pytest.mark.parametrize("mutant", sorted(MUTANTS))
+def test_mutant_is_caught_by_its_area(pytester, mutant):
+    result, data = _certify(pytester, f"tests.mutants:{mutant}")
+    assert data is not None, result.stdout.str()[-3000:]
+    failed = [t["nodeid"] for t in data["tests"] if t["outcome"] in ("failed", "error")]
+    for prefix in MUTANTS[mutant]:
+        assert any(f.startswith(prefix) for f in failed), f"{mutant} not caught by {prefix}; failed: {failed[:20]}"
+    assert data["verdict"] == "NOT CERTIFIED"
+    result.stdout.fnmatch_lines(["*verdict: NOT CERTIFIED*"])
+
+
+def test_reference_renderer_is_certified_and_report_has_metadata(pytester):
+    result, data = _certify(pytester, "reference_renderers:Qwen3Renderer")
+    assert result.ret == 0, result.stdout.str()[-3000:]
+    result.stdout.fnmatch_lines(["*verdict: CERTIFIED*"])
+    meta = data["metadata"]
+    assert meta["model"] == "Qwen/Qwen3-8B" and meta["variant"] == "thinking"
+    assert meta["snapshot_content_hash"] and meta["golden_manifest_sha256"] != "missing"
+    assert {"transformers", "tokenizers"} <= set(meta["libraries"])
+    assert {t["area"] for t in data["tests"]} >= {"template_parity", "loss_weights", "roundtrip", "extension",
+                                                  "bridge", "pickle", "stop_sequences", "injection"}
+
+
+def test_failure_message_is_a_reproduction(pytester):
+    result, _ = _certify(pytester, "tests.mutants:DroppedSeamNewline", "-k", "basic-two-turns and full_conversation")
+    out = result.stdout.str()
+    assert "reproduce:" in out and "first divergence at token" in out
+    assert "case = next(c for c in load_cases() if c.id == 'basic-two-turns')" in out
