@@ -1,0 +1,90 @@
+"""The pytest plugin's wiring: silent without --renderer, one clear error at start, runs from any
+directory, xfails are strict and unused entries warned about, env-var fallbacks, the CLI front."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+QWEN = ["--model", "Qwen/Qwen3-8B", "-p", "no:cacheprovider"]
+
+
+def test_without_renderer_the_plugin_is_silent(pytester):
+    pytester.makepyfile(test_own="def test_mine():\n    assert True\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    out = result.stdout.str()
+    assert "verdict" not in out and "== conformance" not in out
+
+
+def test_plugin_module_imports_nothing_heavy():
+    code = "import sys, conformance.plugin; print('transformers' in sys.modules, 'tokenizers' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False False"
+
+
+def test_inside_an_unrelated_repository_only_the_suite_runs(pytester):
+    pytester.makepyfile(test_own="def test_mine_would_fail():\n    assert False\n")
+    pytester.syspathinsert(REPO)
+    result = pytester.runpytest_subprocess("--renderer", "reference_renderers:Qwen3Renderer", *QWEN, "-k", "stop_sequences")
+    assert result.ret == 0, result.stdout.str()[-2000:]
+    assert "test_mine_would_fail" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["*verdict: CERTIFIED*"])
+
+
+def test_an_unimportable_renderer_is_one_clear_error(pytester):
+    result = pytester.runpytest_subprocess("--renderer", "no_such_pkg.mod:Thing", *QWEN)
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["*conformance: --renderer 'no_such_pkg.mod:Thing' cannot be imported*"])
+    assert "Traceback" not in result.stderr.str()
+
+
+def test_a_renderer_of_no_known_style_is_one_clear_error(pytester):
+    pytester.makepyfile(weird="class Weird:\n    def __init__(self, tok):\n        pass\n")
+    pytester.syspathinsert()
+    result = pytester.runpytest_subprocess("--renderer", "weird:Weird", *QWEN)
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["*matches no known renderer API style*"])
+
+
+def test_unknown_model_lists_known_ids(pytester):
+    result = pytester.runpytest_subprocess("--renderer", "reference_renderers:Qwen3Renderer", "--model", "nope/nope")
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(["*unknown model id 'nope/nope'; known model ids: Qwen/Qwen3-8B, openai/gpt-oss-20b*"])
+
+
+def test_xfails_are_strict_and_unused_entries_warned(pytester):
+    pytester.syspathinsert(REPO)
+    xf = pytester.path / "xfails.txt"
+    xf.write_text(
+        "# our renderer's known gaps\n"
+        "test_stop_sequences.py::test_stop_ids_include_the_turn_closing_id  # wrong stop id, issue #1\n"
+        "test_stop_sequences.py::test_stop_ids_are_special_tokens  # passes: strict makes this a failure\n"
+        "test_nothing.py::test_gone  # matches nothing\n"
+    )
+    report = pytester.path / "r.json"
+    result = pytester.runpytest_subprocess("--renderer", "tests.mutants:WrongStopId", *QWEN, "-k", "stop_sequences",
+                                           "--conformance-xfails", str(xf), "--conformance-report", str(report))
+    data = json.loads(report.read_text())
+    by_id = {t["nodeid"]: t["outcome"] for t in data["tests"]}
+    assert by_id["test_stop_sequences.py::test_stop_ids_include_the_turn_closing_id"] == "xfailed"
+    assert by_id["test_stop_sequences.py::test_stop_ids_are_special_tokens"] in ("failed", "xpassed")
+    assert "matches no test" in result.stdout.str()
+    assert data["verdict"] == "NOT CERTIFIED"
+
+
+def test_env_var_fallbacks_and_the_cli_front(tmp_path):
+    env = {"CONFORMANCE_RENDERER": "reference_renderers:Qwen3Renderer", "CONFORMANCE_MODEL": "Qwen/Qwen3-8B",
+           "PYTHONPATH": str(REPO), "PATH": __import__("os").environ["PATH"]}
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "stop_sequences"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "verdict: CERTIFIED" in out.stdout
+    out = subprocess.run([sys.executable, "-m", "conformance.cli", "certify", "reference_renderers:Qwen3Renderer",
+                          "--model", "Qwen/Qwen3-8B", "-q", "-p", "no:cacheprovider", "-k", "pickle"],
+                         cwd=tmp_path, env={**env, "CONFORMANCE_RENDERER": ""}, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "verdict: CERTIFIED" in out.stdout
