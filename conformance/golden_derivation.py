@@ -39,19 +39,41 @@ def _encoded_record(oracle: Oracle, enc: Encoded) -> dict[str, Any]:
     return rec
 
 
-def _dropped(case: Case, text: str, oracle: Oracle) -> list[dict[str, Any]]:
-    """Message fields whose text does not appear in the full render (the template dropped them)."""
+def _dropped(case: Case, full_text: str, oracle: Oracle, last_text: str | None = None) -> list[dict[str, Any]]:
+    """Message fields whose text does not appear in the render (the template dropped them).
+
+    The final assistant message is looked for in its own completion text when that is known, so
+    a field cannot hide behind the same words elsewhere (a user asking about "Rome" does not make
+    a dropped tool call with city "Rome" look rendered)."""
     out = []
     for i, m in enumerate(case.messages):
+        text = last_text if (last_text is not None and i == len(case.messages) - 1) else full_text
         fields = [("content", m.get("content"))]
         fields.append(("reasoning_content", m.get("reasoning_content")))
         for f, value in fields:
             if isinstance(value, str) and value.strip() and value.strip() not in text:
                 out.append({"message": i, "field": f})
         for j, call in enumerate(normalize_tool_calls(m.get("tool_calls"))):
-            if call["name"] not in text:
+            if call["name"] not in text or not all(_appears(v, text) for v in _string_leaves(call["arguments"])):
                 out.append({"message": i, "field": f"tool_calls[{j}]"})
     return out
+
+
+def _string_leaves(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value] if value else []
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in _string_leaves(v)]
+    if isinstance(value, list):
+        return [x for v in value for x in _string_leaves(v)]
+    return []
+
+
+def _appears(value: str, text: str) -> bool:
+    """A string argument value is rendered raw or JSON-escaped (either ASCII mode)."""
+    import json
+
+    return any(v in text for v in (value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]))
 
 
 def _spelled_markup(oracle: Oracle, message: dict[str, Any]) -> list[str]:
@@ -69,7 +91,7 @@ def _span_after(prompt_ids: list[int], full_ids: list[int], stop_ids: list[int])
     return "no end-of-turn token follows the generation prompt in the full render"
 
 
-def _expected_message(case: Case, index: int, dropped: list[dict[str, Any]]) -> dict[str, Any]:
+def _expected_message(oracle: Oracle, case: Case, index: int, dropped: list[dict[str, Any]]) -> dict[str, Any]:
     m = case.messages[index]
     gone = {d["field"] for d in dropped if d["message"] == index}
     exp: dict[str, Any] = {
@@ -77,6 +99,11 @@ def _expected_message(case: Case, index: int, dropped: list[dict[str, Any]]) -> 
         "reasoning_content": "" if "reasoning_content" in gone else (m.get("reasoning_content") or ""),
         "tool_calls": [c for j, c in enumerate(normalize_tool_calls(m.get("tool_calls"))) if f"tool_calls[{j}]" not in gone],
     }
+    if oracle.entry.tool_call_content_channel == "reasoning" and m.get("tool_calls") and exp["content"]:
+        # This template renders the text of a tool-calling message as reasoning (gpt-oss: the
+        # analysis channel), so that is where a parser finds it.
+        exp["reasoning_content"] = (exp["reasoning_content"] + exp["content"]) if not exp["reasoning_content"] else exp["reasoning_content"]
+        exp["content"] = ""
     return exp
 
 
@@ -120,15 +147,17 @@ def derive_golden(oracle: Oracle, variant: Variant, case: Case) -> dict[str, Any
         rec["weights"] = {c: {"error": rec["full"]["error"]} for c in TRAIN_ON_CHOICES}
         return rec
 
-    dropped = _dropped(case, full.text, oracle)
-    rec["dropped"] = dropped
     rec["full"]["attribution"] = _attribution(oracle, case, variant, full.ids)
-
     assert last is not None
+    span = _span_after(prompt.ids, full.ids, oracle.stop_ids) if prompt is not None else None
+    last_text = oracle.tok.decode(full.ids[span[0] : span[1]]) if isinstance(span, tuple) else None
+    dropped = _dropped(case, full.text, oracle, last_text)
+    rec["dropped"] = dropped
+
     if prompt is None:
         rec["completion"] = {"error": "the generation prompt cannot be rendered"}
     else:
-        span = _span_after(prompt.ids, full.ids, oracle.stop_ids)
+        assert span is not None
         if isinstance(span, str):
             rec["completion"] = {"error": span}
         else:
@@ -136,7 +165,7 @@ def derive_golden(oracle: Oracle, variant: Variant, case: Case) -> dict[str, Any
                 "error": None,
                 "start": span[0],
                 "tokens": oracle.pieces(full.ids[span[0] : span[1]]),
-                "expected": _expected_message(case, last, dropped),
+                "expected": _expected_message(oracle, case, last, dropped),
             }
             spelled = _spelled_markup(oracle, case.messages[last])
             if spelled:

@@ -66,6 +66,7 @@ def _registry_pins(entry: ModelEntry) -> dict[str, Any]:
         "tool_arguments": entry.tool_arguments,
         "reasoning_field": entry.reasoning_field,
         "tool_call_content": entry.tool_call_content,
+        "tool_call_content_channel": entry.tool_call_content_channel,
         "variants": {v.name: {"description": v.description, "template_kwargs": v.template_kwargs} for v in entry.variants.values()},
     }
 

@@ -26,6 +26,7 @@ REGISTRY_SCHEMA_VERSION = 1
 _CONVENTIONS = {
     "tool_arguments": ("object", "string"),
     "tool_call_content": ("keep", "none"),
+    "tool_call_content_channel": ("content", "reasoning"),
 }
 
 
@@ -48,6 +49,7 @@ class ModelEntry:
     tool_arguments: str
     reasoning_field: str
     tool_call_content: str
+    tool_call_content_channel: str
     variants: dict[str, Variant]
     root: Path
 
@@ -86,6 +88,7 @@ def _parse_entry(model_id: str, raw: dict[str, Any], root: Path) -> ModelEntry:
             tool_arguments=raw.get("tool_arguments", "object"),
             reasoning_field=raw.get("reasoning_field", ""),
             tool_call_content=raw.get("tool_call_content", "keep"),
+            tool_call_content_channel=raw.get("tool_call_content_channel", "content"),
             variants=variants,
             root=root,
         )
