@@ -28,7 +28,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from conformance.messages import normalize_tool_calls, tool_arguments_value
+from conformance.messages import tool_arguments_value
 from conformance.registry import ModelEntry, Variant
 from conformance.snapshots import Snapshot, load_text_encoder, load_tokenizer
 

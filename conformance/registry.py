@@ -102,7 +102,7 @@ def _parse_entry(model_id: str, raw: dict[str, Any], root: Path) -> ModelEntry:
     return entry
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load(path: str, mtime: int) -> dict[str, ModelEntry]:
     p = Path(path)
     try:

@@ -169,7 +169,7 @@ def _verify_files(folder: Path, manifest: dict[str, Any]) -> None:
         )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_snapshot_cached(path: str, mtime_key: tuple[float, ...]) -> Snapshot:
     folder = Path(path)
     mpath = folder / "manifest.json"
@@ -218,7 +218,7 @@ def _hf_load(folder: Path) -> Any:
     return AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_tokenizer_cached(path: str, content_hash: str) -> Any:
     folder = Path(path)
     snap = _load_snapshot_cached(path, tuple(sorted(p.stat().st_mtime_ns for p in folder.iterdir())))
@@ -244,7 +244,7 @@ def load_tokenizer(snapshot: Snapshot) -> Any:
     return _load_tokenizer_cached(str(snapshot.path), snapshot.content_hash)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _load_text_encoder_cached(path: str, content_hash: str) -> Any:
     from tokenizers import Tokenizer
 

@@ -42,7 +42,7 @@ def test_truncated_completion_is_not_clean(conformance_ctx, renderer, case):
     ids, _, _ = _completion(conformance_ctx, case)
     p = renderer.parse_response(ids[:-1])
     assert p.termination != Termination.STOP_SEQUENCE, (
-        f"a completion cut before its stop token was reported as a clean stop\n"
+        "a completion cut before its stop token was reported as a clean stop\n"
         + repro(conformance_ctx, case, "renderer.parse_response(golden_completion_ids[:-1])")
     )
 
