@@ -44,14 +44,14 @@ def test_bridge_keeps_history_byte_for_byte(conformance_ctx, renderer, multi_tur
 
 
 def test_bridge_refuses_new_assistant_messages(conformance_ctx, renderer, multi_turn_case):
-    for k, k2, prompt, completion, nxt, new in _boundaries(conformance_ctx, renderer, multi_turn_case)[:1]:
+    for _k, k2, prompt, completion, _nxt, new in _boundaries(conformance_ctx, renderer, multi_turn_case)[:1]:
         msgs = multi_turn_case.messages_list()
         out = renderer.bridge_to_next_turn(prompt, completion, new + [msgs[k2]], tools=multi_turn_case.tools_list())
         assert out is None, "bridge accepted a new assistant message: assistant turns must be sampled, never bridged"
 
 
 def test_bridge_closes_a_truncated_completion(conformance_ctx, renderer, multi_turn_case):
-    for k, k2, prompt, completion, nxt, new in _boundaries(conformance_ctx, renderer, multi_turn_case):
+    for k, _k2, prompt, completion, _nxt, new in _boundaries(conformance_ctx, renderer, multi_turn_case):
         full = renderer.bridge_to_next_turn(prompt, completion, new, tools=multi_turn_case.tools_list())
         cut = renderer.bridge_to_next_turn(prompt, completion[:-1], new, tools=multi_turn_case.tools_list())
         if full is None or cut is None:
