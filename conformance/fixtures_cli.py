@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shutil
 import sys
@@ -162,6 +161,3 @@ def _download_from_hub(spec: str) -> Path:  # pragma: no cover - needs network, 
     )
     return Path(path)
 
-
-def _dump(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False)

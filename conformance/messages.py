@@ -9,7 +9,6 @@ text or an object) and ``tool_call_id`` for tool results.
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -84,6 +83,3 @@ def normalize_tool_calls(calls: Sequence[dict[str, Any]] | None) -> list[dict[st
         out.append({"name": fn["name"], "arguments": tool_arguments_value(fn.get("arguments", {}), where=f"tool_calls[{j}]")})
     return out
 
-
-def deep_copy(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [copy.deepcopy(m) for m in messages]

@@ -26,7 +26,7 @@ from conformance.errors import InvalidMessagesError
 from conformance.messages import tool_arguments_value, validate_messages
 from conformance.protocol import Capabilities, ParsedResponse, RenderedTokens, SupervisedExample
 from reference_renderers.encoding import PieceEncoder
-from reference_renderers.parsers import parse_qwen3, parse_with
+from reference_renderers.parsers import parse_with
 
 __all__ = ["Qwen3Renderer"]
 
@@ -79,7 +79,8 @@ class Qwen3Renderer:
 
     # ---- rendering ------------------------------------------------------------------------
     def _pieces(self, messages: Sequence[dict[str, Any]], tools: Any, agp: bool) -> list[tuple[str, str]]:
-        validate_messages(messages) if messages else None
+        if messages:
+            validate_messages(messages)
         out: list[tuple[str, str]] = []
         s = lambda t: out.append(("s", t))  # noqa: E731
         c = lambda t: out.append(("c", t))  # noqa: E731
@@ -216,5 +217,3 @@ class Qwen3Renderer:
         pieces += body[3:]  # drop the placeholder user block (3 pieces)
         return ids + self._enc.encode(pieces)
 
-    # exposed for the parser tests
-    parse_text = staticmethod(parse_qwen3)
