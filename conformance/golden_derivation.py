@@ -108,6 +108,10 @@ def _expected_message(oracle: Oracle, case: Case, index: int, dropped: list[dict
 
 
 def derive_golden(oracle: Oracle, variant: Variant, case: Case) -> dict[str, Any]:
+    return _with_second_oracle(oracle, variant, case, _derive(oracle, variant, case))
+
+
+def _derive(oracle: Oracle, variant: Variant, case: Case) -> dict[str, Any]:
     msgs = case.messages_list()
     tools = case.tools_list()
     last = case.last_assistant_index
@@ -176,6 +180,15 @@ def derive_golden(oracle: Oracle, variant: Variant, case: Case) -> dict[str, Any
                     f"the final assistant message spells template tokens {spelled}: its parse is ambiguous"
                 )
     rec["weights"] = _weights(oracle, case, variant, full.ids, rec["completion"])
+    return rec
+
+
+def _with_second_oracle(oracle: Oracle, variant: Variant, case: Case, rec: dict[str, Any]) -> dict[str, Any]:
+    if oracle.entry.second_oracle == "openai-harmony":
+        from conformance.harmony_oracle import HarmonyOracle
+
+        harmony = HarmonyOracle(oracle.entry.pinned_date, oracle.entry.root / "vocab")
+        rec["second_oracle"] = harmony.record(rec, case.messages_list(), case.tools_list(), variant.template_kwargs, case.last_assistant_index)
     return rec
 
 

@@ -67,6 +67,7 @@ def _registry_pins(entry: ModelEntry) -> dict[str, Any]:
         "reasoning_field": entry.reasoning_field,
         "tool_call_content": entry.tool_call_content,
         "tool_call_content_channel": entry.tool_call_content_channel,
+        "second_oracle": entry.second_oracle,
         "variants": {v.name: {"description": v.description, "template_kwargs": v.template_kwargs} for v in entry.variants.values()},
     }
 
@@ -97,7 +98,29 @@ def _manifest(entry: ModelEntry, files: dict[str, str]) -> dict[str, Any]:
         "libraries": library_versions(),
         "registry": _registry_pins(entry),
         "files": {name: _sha(text) for name, text in sorted(files.items())},
-    }
+    } | _second_oracle_summary(files)
+
+
+def _second_oracle_summary(files: dict[str, str]) -> dict[str, Any]:
+    """Counts of agree/differ/error per side over every golden that has a second oracle."""
+    counts: dict[str, dict[str, int]] = {}
+    name = None
+    for text in files.values():
+        rec = json.loads(text).get("second_oracle")
+        if not rec:
+            continue
+        name = rec["name"]
+        for side in ("prompt", "full", "completion"):
+            r = rec[side]
+            if "agrees" in r:
+                k = "agree" if r["agrees"] else "differ"
+            else:
+                k = "template_error" if r.get("template_error") else "error"
+            counts.setdefault(side, {}).setdefault(k, 0)
+            counts[side][k] += 1
+    if name is None:
+        return {}
+    return {"second_oracle": {"name": name, "counts": {side: dict(sorted(c.items())) for side, c in counts.items()}}}
 
 
 def write_goldens(entry: ModelEntry, cases: list[Case] | None = None) -> Path:

@@ -27,6 +27,7 @@ _CONVENTIONS = {
     "tool_arguments": ("object", "string"),
     "tool_call_content": ("keep", "none"),
     "tool_call_content_channel": ("content", "reasoning"),
+    "second_oracle": ("", "openai-harmony"),
 }
 
 
@@ -52,6 +53,8 @@ class ModelEntry:
     tool_call_content_channel: str
     variants: dict[str, Variant]
     root: Path
+    # A second renderer from the model's makers that goldens are compared with ("" = none).
+    second_oracle: str = ""
 
     def variant(self, name: str) -> Variant:
         try:
@@ -91,6 +94,7 @@ def _parse_entry(model_id: str, raw: dict[str, Any], root: Path) -> ModelEntry:
             tool_call_content_channel=raw.get("tool_call_content_channel", "content"),
             variants=variants,
             root=root,
+            second_oracle=raw.get("second_oracle", ""),
         )
     except KeyError as e:
         raise FixtureError(f"{where}: missing key {e.args[0]!r}") from None

@@ -36,6 +36,32 @@ def test_template_errors_are_recorded_not_dropped():
     assert "single tool-calls" in g["full"]["error"]
 
 
+def test_gpt_oss_goldens_record_where_openai_harmony_agrees_and_differs():
+    gpt = get_model("openai/gpt-oss-20b")
+    plain = load_golden(gpt, "reasoning_medium", "basic-single-turn")["second_oracle"]
+    assert plain == {"name": "openai-harmony", "prompt": {"agrees": True}, "full": {"agrees": True}, "completion": {"agrees": True}}
+    # A known difference: the template writes "commentary json", harmony "commentary <|constrain|>json".
+    call = load_golden(gpt, "reasoning_medium", "tools-single-call")["second_oracle"]["full"]
+    assert call["agrees"] is False
+    k = call["first_divergence"] - max(0, call["first_divergence"] - 6)
+    assert call["template"][k][1] == " json" and call["harmony"][k + 1][1] == "<|constrain|>"
+    counts = json.loads((golden_dir(gpt) / "manifest.json").read_text())["second_oracle"]["counts"]
+    assert counts["prompt"]["agree"] > 0 and counts["full"]["differ"] > 0
+    # Other families have no second oracle.
+    assert "second_oracle" not in load_golden(get_model("Qwen/Qwen3-8B"), "thinking", "basic-single-turn")
+
+
+def test_harmony_refuses_a_tampered_vocabulary(tmp_path):
+    from conformance.errors import FixtureError
+    from conformance.harmony_oracle import load_encoding
+
+    (tmp_path / "o200k_base.tiktoken").write_bytes(b"aGVsbG8= 0\n")
+    with pytest.raises(FixtureError, match="sha256"):
+        load_encoding(str(tmp_path))
+    with pytest.raises(FixtureError, match="missing"):
+        load_encoding(str(tmp_path / "nowhere"))
+
+
 def test_a_hand_edited_golden_is_caught(fixture_tree):
     root = fixture_tree(["Qwen__Qwen3-8B"])
     entry = get_model("Qwen/Qwen3-8B", root)
