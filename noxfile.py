@@ -1,4 +1,4 @@
-"""Sessions: tests, lint, typing, certify, regenerate, verify."""
+"""Sessions: tests, lint, typing, certify, peers, regenerate, verify."""
 
 from __future__ import annotations
 
@@ -44,3 +44,11 @@ def certify(session: nox.Session) -> None:
     """Certify every reference renderer on every registered model and variant (empty xfails)."""
     session.install("-e", ".[dev]")
     session.run("pytest", "tests/test_reference_certified.py", *session.posargs)
+
+
+@nox.session
+def peers(session: nox.Session) -> None:
+    """The adapters against tinker-cookbook, in its own environment: it pins an older
+    transformers/tokenizers than the oracle's, and needs torch (pinned: a CPU wheel)."""
+    session.install("-e", ".[dev]", "tinker-cookbook", "torch==2.13.0")
+    session.run("pytest", "tests/test_adapters.py", "-p", "no:cacheprovider", *session.posargs)

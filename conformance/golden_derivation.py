@@ -6,6 +6,7 @@ derived from renders of the template; nothing is hand-written.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from conformance.cases import Case
@@ -39,41 +40,59 @@ def _encoded_record(oracle: Oracle, enc: Encoded) -> dict[str, Any]:
     return rec
 
 
-def _dropped(case: Case, full_text: str, oracle: Oracle, last_text: str | None = None) -> list[dict[str, Any]]:
-    """Message fields whose text does not appear in the render (the template dropped them).
+_PROBE = "\ue002"  # private use: in no real text, and the oracle's sentinels are \ue000/\ue001
 
-    The final assistant message is looked for in its own completion text when that is known, so
-    a field cannot hide behind the same words elsewhere (a user asking about "Rome" does not make
-    a dropped tool call with city "Rome" look rendered)."""
+
+def _dropped(oracle: Oracle, variant: Variant, case: Case) -> list[dict[str, Any]]:
+    """Message fields the template does not render, in whole or in part (it dropped them).
+
+    Each non-empty field is probed: the conversation is rendered again with a private-use marker
+    appended to that field (to a tool call's name and, as an extra argument, to its arguments); the
+    field is dropped when the marker does not come out. Searching the render for the field's own
+    text alone cannot tell: a one-letter answer "k" is "found" in "lookup" or "<|eot_id|>"."""
+    msgs = case.messages_list()
+    tools = case.tools_list()
+    agp = case.last_assistant_index is None
+
+    def survives(edit: Any) -> bool:
+        probe = json.loads(json.dumps(msgs))
+        edit(probe)
+        try:
+            return _PROBE in oracle.render_text(probe, tools, variant, add_generation_prompt=agp)
+        except TemplateRenderError:
+            return True  # the probe made the template refuse: no evidence that the field is dropped
+
+    base = oracle.render_text(msgs, tools, variant, add_generation_prompt=agp)
     out = []
-    for i, m in enumerate(case.messages):
-        text = last_text if (last_text is not None and i == len(case.messages) - 1) else full_text
-        fields = [("content", m.get("content"))]
-        fields.append(("reasoning_content", m.get("reasoning_content")))
-        for f, value in fields:
-            if isinstance(value, str) and value.strip() and value.strip() not in text:
-                out.append({"message": i, "field": f})
-        for j, call in enumerate(normalize_tool_calls(m.get("tool_calls"))):
-            if call["name"] not in text or not all(_appears(v, text) for v in _string_leaves(call["arguments"])):
+    for i, m in enumerate(msgs):
+        for f in ("content", "reasoning_content"):
+            value = m.get(f)
+            if isinstance(value, str) and value.strip():
+                # The marker catches a field dropped whole; the text search (raw or JSON-escaped)
+                # a field rendered only in part (Qwen3 keeps only what follows "</think>").
+                if not _appears(value.strip(), base) or not survives(lambda p, i=i, f=f: p[i].__setitem__(f, p[i][f] + _PROBE)):
+                    out.append({"message": i, "field": f})
+        for j, _ in enumerate(m.get("tool_calls") or []):
+            if not (survives(lambda p, i=i, j=j: _probe_call_name(p[i]["tool_calls"][j])) and
+                    survives(lambda p, i=i, j=j: _probe_call_arguments(p[i]["tool_calls"][j]))):
                 out.append({"message": i, "field": f"tool_calls[{j}]"})
     return out
 
 
-def _string_leaves(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value] if value else []
-    if isinstance(value, dict):
-        return [x for v in value.values() for x in _string_leaves(v)]
-    if isinstance(value, list):
-        return [x for v in value for x in _string_leaves(v)]
-    return []
-
-
 def _appears(value: str, text: str) -> bool:
-    """A string argument value is rendered raw or JSON-escaped (either ASCII mode)."""
-    import json
-
+    """Text is rendered raw or JSON-escaped (either ASCII mode)."""
     return any(v in text for v in (value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]))
+
+
+def _probe_call_name(call: dict[str, Any]) -> None:
+    call["function"]["name"] += _PROBE
+
+
+def _probe_call_arguments(call: dict[str, Any]) -> None:
+    fn = call["function"]
+    args = json.loads(fn["arguments"]) if isinstance(fn["arguments"], str) else dict(fn["arguments"])
+    args[_PROBE] = _PROBE
+    fn["arguments"] = json.dumps(args, ensure_ascii=False) if isinstance(fn["arguments"], str) else args
 
 
 def _spelled_markup(oracle: Oracle, message: dict[str, Any]) -> list[str]:
@@ -107,11 +126,15 @@ def _expected_message(oracle: Oracle, case: Case, index: int, dropped: list[dict
     return exp
 
 
-def derive_golden(oracle: Oracle, variant: Variant, case: Case) -> dict[str, Any]:
-    return _with_second_oracle(oracle, variant, case, _derive(oracle, variant, case))
+def derive_golden(oracle: Oracle, variant: Variant, case: Case, *, minimal: bool = False) -> dict[str, Any]:
+    """The golden record of one case. ``minimal`` (live checks of generated cases) derives only
+    ``prompt``, ``full``, ``dropped`` and ``completion``: no attribution, weights or second oracle,
+    which cost one template render per message."""
+    rec = _derive(oracle, variant, case, minimal)
+    return rec if minimal else _with_second_oracle(oracle, variant, case, rec)
 
 
-def _derive(oracle: Oracle, variant: Variant, case: Case) -> dict[str, Any]:
+def _derive(oracle: Oracle, variant: Variant, case: Case, minimal: bool) -> dict[str, Any]:
     msgs = case.messages_list()
     tools = case.tools_list()
     last = case.last_assistant_index
@@ -125,7 +148,7 @@ def _derive(oracle: Oracle, variant: Variant, case: Case) -> dict[str, Any]:
     }
 
     try:
-        prompt = oracle.encode(prompt_msgs, tools, variant, add_generation_prompt=True)
+        prompt = oracle.encode(prompt_msgs, tools, variant, add_generation_prompt=True, cross_check=not minimal)
         rec["prompt"] = _encoded_record(oracle, prompt)
     except TemplateRenderError as e:
         prompt = None
@@ -136,7 +159,7 @@ def _derive(oracle: Oracle, variant: Variant, case: Case) -> dict[str, Any]:
         rec["full"] = {"error": "case does not end with an assistant message: nothing to complete"}
     else:
         try:
-            full = oracle.encode(msgs, tools, variant, add_generation_prompt=False)
+            full = oracle.encode(msgs, tools, variant, add_generation_prompt=False, cross_check=not minimal)
             rec["full"] = _encoded_record(oracle, full)
         except TemplateRenderError as e:
             rec["full"] = {"error": str(e)}
@@ -151,11 +174,11 @@ def _derive(oracle: Oracle, variant: Variant, case: Case) -> dict[str, Any]:
         rec["weights"] = {c: {"error": rec["full"]["error"]} for c in TRAIN_ON_CHOICES}
         return rec
 
-    rec["full"]["attribution"] = _attribution(oracle, case, variant, full.ids)
+    if not minimal:
+        rec["full"]["attribution"] = _attribution(oracle, case, variant, full.ids)
     assert last is not None
     span = _span_after(prompt.ids, full.ids, oracle.stop_ids) if prompt is not None else None
-    last_text = oracle.tok.decode(full.ids[span[0] : span[1]]) if isinstance(span, tuple) else None
-    dropped = _dropped(case, full.text, oracle, last_text)
+    dropped = _dropped(oracle, variant, case)
     rec["dropped"] = dropped
 
     if prompt is None:
@@ -179,7 +202,8 @@ def _derive(oracle: Oracle, variant: Variant, case: Case) -> dict[str, Any]:
                 rec["completion"]["expected_error"] = (
                     f"the final assistant message spells template tokens {spelled}: its parse is ambiguous"
                 )
-    rec["weights"] = _weights(oracle, case, variant, full.ids, rec["completion"])
+    if not minimal:
+        rec["weights"] = _weights(oracle, case, variant, full.ids, rec["completion"])
     return rec
 
 

@@ -67,6 +67,7 @@ class Oracle:
         # way the tokenizer's added vocabulary splits text.
         self._added_re = re.compile("|".join(re.escape(t) for t in self.added_tokens))
         self.stop_ids = [self._token_id(t) for t in entry.end_of_turn]
+        self._pieces: dict[int, str] = {}
 
     # ---- conventions -------------------------------------------------------------------
     def _token_id(self, text: str) -> int:
@@ -180,9 +181,23 @@ class Oracle:
             ids.extend(self.text_encoder.encode(self._restore(text[pos:], table), add_special_tokens=False).ids)
         return ids
 
-    def encode(self, messages: Sequence[dict[str, Any]], tools: Any, variant: Variant, *, add_generation_prompt: bool) -> Encoded:
-        """Render and encode; raises TemplateRenderError when the template raises."""
+    def encode(self, messages: Sequence[dict[str, Any]], tools: Any, variant: Variant, *, add_generation_prompt: bool,
+               cross_check: bool = True) -> Encoded:
+        """Render and encode; raises TemplateRenderError when the template raises.
+
+        ``cross_check`` (goldens) also runs ``apply_chat_template(tokenize=True)`` and proves our
+        structure/text encoding equal to it where content has no look-alikes. Live checks of
+        generated cases turn it off: half the cost, the same safe ids (the goldens prove the
+        encoder on every corpus case), and ``literal_ids`` then equal the safe ids."""
         text = self.render_text(messages, tools, variant, add_generation_prompt=add_generation_prompt)
+        if not cross_check:
+            sent_msgs, table, found = self._sentinelize(messages)
+            if not table:
+                ids = self._encode_structure_and_text(text, [])
+                return Encoded(text, ids, ids, [])
+            sent_text = self.render_text(sent_msgs, tools, variant, add_generation_prompt=add_generation_prompt)
+            safe = self._encode_structure_and_text(sent_text, table)
+            return Encoded(self._restore(sent_text, table), safe, safe, found)
         literal = self._literal_ids(messages, tools, variant, add_generation_prompt)
         plain = list(self.tok.encode(text, add_special_tokens=False))
         if plain != literal:
@@ -201,5 +216,12 @@ class Oracle:
         safe = self._encode_structure_and_text(sent_text, table)
         return Encoded(self._restore(sent_text, table), safe, literal, found, note)
 
+    def piece(self, i: int) -> str:
+        try:
+            return self._pieces[i]
+        except KeyError:
+            p = self._pieces[i] = self.tok.decode([i], skip_special_tokens=False)
+            return p
+
     def pieces(self, ids: Sequence[int]) -> list[list[Any]]:
-        return [[i, self.tok.decode([i], skip_special_tokens=False)] for i in ids]
+        return [[i, self.piece(i)] for i in ids]

@@ -111,3 +111,27 @@ class FalseExtensionClaim(Qwen3Renderer):
     has_extension_property = True
 
 
+
+
+class AsciiEscapedArguments(Qwen3Renderer):
+    """Serializes tool-call arguments with ``ensure_ascii=True`` (the template keeps unicode as is)."""
+
+    def _serialize_arguments(self, value):
+        return json.dumps(value, ensure_ascii=True)
+
+
+def _floats(value):
+    if isinstance(value, dict):
+        return {k: _floats(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_floats(v) for v in value]
+    return float(value) if type(value) is int else value
+
+
+class IntegersParsedAsFloats(Qwen3Renderer):
+    """Parses tool-call arguments through a float-only number type (as some JSON decoders do): 3 -> 3.0."""
+
+    def parse_response(self, ids):
+        p = super().parse_response(ids)
+        p.tool_calls = [{"name": c["name"], "arguments": _floats(c["arguments"])} for c in p.tool_calls]
+        return p

@@ -88,3 +88,32 @@ def test_env_var_fallbacks_and_the_cli_front(tmp_path):
                          cwd=tmp_path, env={**env, "CONFORMANCE_RENDERER": ""}, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     assert "verdict: CERTIFIED" in out.stdout
+
+
+def test_report_is_complete_under_xdist(pytester):
+    # Workers run the tests; the controller receives every report and alone writes the JSON.
+    pytester.syspathinsert(REPO)
+    serial, parallel = pytester.path / "serial.json", pytester.path / "parallel.json"
+    select = ["-k", "stop_sequences or pickle or injection"]
+    r1 = pytester.runpytest_subprocess("--renderer", "reference_renderers:Qwen3Renderer", *QWEN, *select,
+                                       "--conformance-report", str(serial))
+    r2 = pytester.runpytest_subprocess("--renderer", "reference_renderers:Qwen3Renderer", *QWEN, *select,
+                                       "-n", "2", "--conformance-report", str(parallel))
+    assert r1.ret == 0 and r2.ret == 0, r2.stdout.str()[-3000:]
+    a, b = json.loads(serial.read_text()), json.loads(parallel.read_text())
+    ids = [t["nodeid"] for t in b["tests"]]
+    assert len(ids) == len(set(ids)) > 20
+    assert {t["nodeid"]: t["outcome"] for t in a["tests"]} == {t["nodeid"]: t["outcome"] for t in b["tests"]}
+    assert a["areas"] == b["areas"] and b["verdict"] == "CERTIFIED"
+    r2.stdout.fnmatch_lines(["*verdict: CERTIFIED*"])
+
+
+def test_generated_failures_print_a_shrunk_reproduction(pytester):
+    pytester.syspathinsert(REPO)
+    result = pytester.runpytest_subprocess("--renderer", "tests.mutants:IntegersParsedAsFloats", *QWEN, "-k", "generated_completions",
+                                           "--conformance-examples", "100")
+    out = result.stdout.str()
+    assert result.ret == 1
+    # The conversation as a Python literal, the call, and the typed-JSON difference.
+    assert "reproduce:" in out and "messages = [{'role':" in out and "renderer.parse_response(completion_ids)" in out
+    assert "compared as typed JSON values" in out and "Falsifying example" in out

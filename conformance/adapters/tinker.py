@@ -4,8 +4,10 @@
 ``has_extension_property``.
 
 There is no plain full render: ``render(add_generation_prompt=False)`` is the supervised example's
-tokens. Tool declarations are not passed through this API, so cases declaring tools are skipped
-(capability ``tools`` is False).
+tokens. Messages are converted to tinker's own form: reasoning becomes a ``thinking`` content part
+before the text, tool calls become ``ToolCall`` objects with JSON-string arguments. Tools are
+declared the way tinker-cookbook documents it: ``create_conversation_prefix_with_tools(tools,
+system_prompt)`` replaces the leading system message (capability ``tools`` when the renderer has it).
 """
 
 from __future__ import annotations
@@ -27,6 +29,25 @@ def _ints(x: Any) -> list[int]:
     return [int(i) for i in x]
 
 
+def _to_tinker(m: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAI-style message in tinker-cookbook's form."""
+    out: dict[str, Any] = {k: v for k, v in m.items() if k not in ("reasoning_content", "tool_calls")}
+    if m.get("reasoning_content"):
+        out["content"] = [{"type": "thinking", "thinking": m["reasoning_content"]}, {"type": "text", "text": m.get("content") or ""}]
+    if m.get("tool_calls"):
+        from tinker_cookbook.renderers import ToolCall
+
+        calls = []
+        for c in m["tool_calls"]:
+            fn = c["function"]
+            args = fn["arguments"] if isinstance(fn["arguments"], str) else json.dumps(fn["arguments"], ensure_ascii=False)
+            calls.append(ToolCall(id=c.get("id"), function=ToolCall.FunctionBody(name=fn["name"], arguments=args)))
+        out["tool_calls"] = calls
+        if out.get("content") is None:
+            out["content"] = ""
+    return out
+
+
 class TinkerAdapter:
     style = "tinker"
 
@@ -34,7 +55,16 @@ class TinkerAdapter:
         self.renderer = renderer
         self.tokenizer = tokenizer
         self.has_extension_property = bool(getattr(renderer, "has_extension_property", False))
-        self.capabilities = Capabilities(tools=False, bridge=False)
+        self.capabilities = Capabilities(tools=callable(getattr(renderer, "create_conversation_prefix_with_tools", None)), bridge=False)
+
+    def _messages(self, messages: Sequence[dict[str, Any]], tools: Any) -> list[Any]:
+        out = [_to_tinker(m) for m in messages]
+        if tools:
+            system = ""
+            if out and out[0]["role"] == "system":
+                system = out.pop(0)["content"]
+            out = list(self.renderer.create_conversation_prefix_with_tools([t.get("function", t) for t in tools], system)) + out
+        return out
 
     def _train_on(self, choice: str) -> Any:
         from tinker_cookbook.renderers import TrainOnWhat
@@ -47,10 +77,10 @@ class TinkerAdapter:
         return RenderedTokens(self.build_supervised_example(messages, train_on="all_assistant_messages").ids)
 
     def build_generation_prompt(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, prefill: str | None = None) -> list[int]:
-        return _ints(self.renderer.build_generation_prompt(list(messages), role="assistant", prefill=prefill))
+        return _ints(self.renderer.build_generation_prompt(self._messages(messages, tools), role="assistant", prefill=prefill))
 
     def build_supervised_example(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, train_on: str = "last_assistant_message") -> SupervisedExample:
-        model_input, weights = self.renderer.build_supervised_example(list(messages), self._train_on(train_on))
+        model_input, weights = self.renderer.build_supervised_example(self._messages(messages, tools), self._train_on(train_on))
         w = weights.tolist() if hasattr(weights, "tolist") else list(weights)
         return SupervisedExample(_ints(model_input), [float(x) for x in w])
 

@@ -86,12 +86,9 @@ def activate(config: Any) -> None:
 
 
 def _hypothesis_profile(examples: int) -> None:
-    from hypothesis import HealthCheck, settings
+    from conformance.strategies import register_profile
 
-    settings.register_profile(
-        "conformance", derandomize=True, max_examples=examples, deadline=None, print_blob=True,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    )
+    register_profile(examples)
 
 
 class SuitePlugin:

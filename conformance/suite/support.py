@@ -11,7 +11,8 @@ import pytest
 from conformance.cases import Case
 from conformance.suite.session import CAPABILITY_SKIP
 
-__all__ = ["ids_of", "token_diff", "repro", "require", "skip_template_fact", "json_equal", "prompt_messages", "assert_ids_equal"]
+__all__ = ["ids_of", "token_diff", "repro", "require", "skip_template_fact", "json_equal", "prompt_messages", "assert_ids_equal",
+           "parse_problems"]
 
 
 def ids_of(tokens: Sequence[Sequence[Any]]) -> list[int]:
@@ -95,3 +96,20 @@ def json_equal(a: Any, b: Any) -> bool:
 
 def dumps(x: Any) -> str:
     return json.dumps(x, ensure_ascii=False)
+
+
+def parse_problems(parsed: Any, expected: dict[str, Any]) -> list[str]:
+    """How a parse of a clean completion differs from the expected message (empty: it does not)."""
+    from conformance.protocol import Termination
+
+    problems = []
+    if parsed.termination != Termination.STOP_SEQUENCE:
+        problems.append(f"termination {parsed.termination} for a completion that ends with its stop token")
+    # Templates trim whitespace at the edges of content and reasoning; the parse is compared the same way.
+    if (parsed.content or "").strip() != expected["content"].strip():
+        problems.append(f"content {parsed.content!r} != {expected['content']!r}")
+    if (parsed.reasoning_content or "").strip() != expected["reasoning_content"].strip():
+        problems.append(f"reasoning {parsed.reasoning_content!r} != {expected['reasoning_content']!r}")
+    if not json_equal(list(parsed.tool_calls), expected["tool_calls"]):
+        problems.append(f"tool calls {dumps(list(parsed.tool_calls))} != {dumps(expected['tool_calls'])} (compared as typed JSON values)")
+    return problems

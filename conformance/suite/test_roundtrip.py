@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from conformance.protocol import Termination
-from conformance.suite.support import dumps, ids_of, json_equal, repro, require, require_case_capabilities, skip_template_fact
+from conformance.suite.support import ids_of, parse_problems, repro, require, require_case_capabilities, skip_template_fact
 
 
 def _completion(ctx, case):
@@ -23,17 +23,7 @@ def test_completion_parses_back_to_the_message(conformance_ctx, renderer, case):
     ids, exp, why = _completion(conformance_ctx, case)
     if exp is None:
         skip_template_fact("no defined parse", why)
-    p = renderer.parse_response(ids)
-    problems = []
-    if p.termination != Termination.STOP_SEQUENCE:
-        problems.append(f"termination {p.termination} for a completion that ends with its stop token")
-    # Templates trim whitespace at the edges of content and reasoning; the parse is compared the same way.
-    if (p.content or "").strip() != exp["content"].strip():
-        problems.append(f"content {p.content!r} != {exp['content']!r}")
-    if (p.reasoning_content or "").strip() != exp["reasoning_content"].strip():
-        problems.append(f"reasoning {p.reasoning_content!r} != {exp['reasoning_content']!r}")
-    if not json_equal(list(p.tool_calls), exp["tool_calls"]):
-        problems.append(f"tool calls {dumps(p.tool_calls)} != {dumps(exp['tool_calls'])} (compared as typed JSON values)")
+    problems = parse_problems(renderer.parse_response(ids), exp)
     if problems:
         pytest.fail("\n".join(problems) + "\n" + repro(conformance_ctx, case, "renderer.parse_response(golden_completion_ids)"), pytrace=False)
 

@@ -1,0 +1,157 @@
+"""Generated cases: Hypothesis conversations checked live against the oracle template.
+
+Each example is a conversation from :mod:`conformance.strategies` (unicode of every script,
+whitespace at seams, reasoning, tool calls with arbitrary JSON arguments), restricted to what this
+model's template can render at all (the :class:`~conformance.strategies.Shape` is read off the
+goldens, e.g. no parallel calls for Llama 3.1). The oracle derives the golden on the spot; the
+renderer must match its generation prompt and full render (parity) and parse its completion back
+(round trip). Conversations the template itself refuses are discarded, not failed.
+
+Runs under the ``conformance`` hypothesis profile: derandomized (the same examples on every run,
+so CI is reproducible), ``--conformance-examples`` examples per test. A failure shrinks to a
+minimal conversation and prints it as a Python literal with both id lists from the first
+divergence, decoded side by side.
+"""
+
+from __future__ import annotations
+
+import pprint
+import textwrap
+from typing import Any
+
+import pytest
+from hypothesis import given, reject, settings
+
+from conformance.cases import Case
+from conformance.strategies import PROFILE, Shape, as_case, conversations
+from conformance.suite.support import ids_of, parse_problems, token_diff
+
+# Registered by the session (conformance.suite.session) before this module is collected.
+_PROFILE = settings.get_profile(PROFILE)
+
+
+def _renders(ctx: Any, case_id: str) -> bool:
+    """Does the template render this builtin case's generation prompt and full conversation?"""
+    try:
+        g = ctx.golden(next(c for c in ctx.cases if c.id == case_id))
+    except StopIteration:
+        return False
+    return not g["prompt"].get("error") and not g["full"].get("error")
+
+
+def _shape(ctx: Any, *, look_alikes: bool) -> Shape:
+    caps = ctx.renderer.capabilities
+    tools = caps.tools and _renders(ctx, "tools-single-call-with-response")
+    return Shape(
+        reasoning=caps.thinking and bool(ctx.entry.reasoning_field),
+        tools=tools,
+        parallel_calls=tools and _renders(ctx, "tools-parallel-calls"),
+        look_alikes=look_alikes,
+    )
+
+
+@pytest.fixture(scope="module")
+def shape(conformance_ctx: Any) -> Shape:
+    """Conversations without special-token spellings: failures are about rendering."""
+    return _shape(conformance_ctx, look_alikes=False)
+
+
+@pytest.fixture(scope="module")
+def hostile_shape(conformance_ctx: Any) -> Shape:
+    """User and tool text that sometimes spells a special token (``<|im_end|>``, ``[INST]`` ...)."""
+    return _shape(conformance_ctx, look_alikes=True)
+
+
+def _golden(ctx: Any, case: Case) -> dict[str, Any]:
+    from conformance.golden_derivation import derive_golden
+
+    g = derive_golden(ctx.oracle, ctx.variant, case, minimal=True)
+    if g["prompt"].get("error") or g["full"].get("error"):
+        reject()  # the template cannot render it: a fact about the template, not the renderer
+    return g
+
+
+def _repro(ctx: Any, case: Case, call: str) -> str:
+    tools = "TOOLS  # from conformance.strategies import TOOLS" if case.tools is not None else "None"
+    return (
+        f"generated conversation on {ctx.entry.model_id} [{ctx.variant.name}]\n"
+        "reproduce:\n"
+        f"    messages = {textwrap.indent(pprint.pformat(case.messages_list(), width=100, sort_dicts=False), ' ' * 15).lstrip()}\n"
+        f"    tools = {tools}\n"
+        f"    renderer = ...  # {ctx.spec}\n"
+        f"    {call}\n"
+    )
+
+
+def _call(ctx: Any, golden: dict[str, Any], fn: Any) -> Any:
+    try:
+        return fn()
+    except Exception:
+        if golden.get("dropped"):
+            reject()  # the template renders it lossily; a renderer may refuse such input
+        raise
+
+
+def _check_parity(ctx: Any, example: dict[str, Any]) -> None:
+    case = as_case(example)
+    g = _golden(ctx, case)
+    r = ctx.renderer
+    msgs, tools = case.messages_list(), case.tools_list()
+    checks = [
+        ("generation prompt", g["prompt"], lambda: r.build_generation_prompt(msgs[:-1], tools=tools),
+         "renderer.build_generation_prompt(messages[:-1], tools=tools)"),
+        ("full conversation", g["full"], lambda: r.render(msgs, tools=tools).ids, "renderer.render(messages, tools=tools).ids"),
+    ]
+    for what, side, fn, call in checks:
+        expected, got = ids_of(side["tokens"]), list(_call(ctx, g, fn))
+        if got != expected:
+            raise AssertionError(f"{what} differs from the template\n{_repro(ctx, case, call)}{token_diff(ctx.tokenizer, expected, got)}")
+
+
+def _check_roundtrip(ctx: Any, example: dict[str, Any]) -> None:
+    case = as_case(example)
+    g = _golden(ctx, case)
+    c = g["completion"]
+    if c.get("error") or c.get("expected") is None:
+        reject()  # no completion slice or no defined parse for this conversation
+    ids = ids_of(c["tokens"])
+    problems = parse_problems(ctx.renderer.parse_response(ids), c["expected"])
+    if problems:
+        slice_ = ", ".join(f"{i} {p!r}" for i, p in c["tokens"])
+        raise AssertionError("\n".join(problems) + f"\n{_repro(ctx, case, 'renderer.parse_response(completion_ids)')}"
+                             f"    completion_ids (from the template's full render): {slice_}")
+
+
+def test_generated_conversations_match_template(conformance_ctx, shape):
+    @settings(_PROFILE)
+    @given(conversations(shape))
+    def run(example: dict[str, Any]) -> None:
+        _check_parity(conformance_ctx, example)
+
+    run()
+
+
+def test_generated_look_alikes_render_as_text(conformance_ctx, hostile_shape):
+    # Parity on the safe ids: a renderer that turns typed special-token text into the special id
+    # (a forged role boundary) differs from them right there.
+    @settings(_PROFILE)
+    @given(conversations(hostile_shape))
+    def run(example: dict[str, Any]) -> None:
+        _check_parity(conformance_ctx, example)
+
+    run()
+
+
+def test_generated_completions_parse_back(conformance_ctx, shape):
+    if not conformance_ctx.renderer.capabilities.parse:
+        from conformance.suite.session import CAPABILITY_SKIP
+
+        pytest.skip(f"{CAPABILITY_SKIP} parse")
+
+    @settings(_PROFILE)
+    @given(conversations(shape))
+    def run(example: dict[str, Any]) -> None:
+        _check_roundtrip(conformance_ctx, example)
+
+    run()
+
