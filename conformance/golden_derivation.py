@@ -73,8 +73,10 @@ def _dropped(oracle: Oracle, variant: Variant, case: Case) -> list[dict[str, Any
                 if not _appears(value.strip(), base) or not survives(lambda p, i=i, f=f: p[i].__setitem__(f, p[i][f] + _PROBE)):
                     out.append({"message": i, "field": f})
         for j, _ in enumerate(m.get("tool_calls") or []):
-            if not (survives(lambda p, i=i, j=j: _probe_call_name(p[i]["tool_calls"][j])) and
-                    survives(lambda p, i=i, j=j: _probe_call_arguments(p[i]["tool_calls"][j]))):
+            if not (
+                survives(lambda p, i=i, j=j: _probe_call_name(p[i]["tool_calls"][j]))
+                and survives(lambda p, i=i, j=j: _probe_call_arguments(p[i]["tool_calls"][j]))
+            ):
                 out.append({"message": i, "field": f"tool_calls[{j}]"})
     return out
 
@@ -212,7 +214,9 @@ def _with_second_oracle(oracle: Oracle, variant: Variant, case: Case, rec: dict[
         from conformance.harmony_oracle import HarmonyOracle
 
         harmony = HarmonyOracle(oracle.entry.pinned_date, oracle.entry.root / "vocab")
-        rec["second_oracle"] = harmony.record(rec, case.messages_list(), case.tools_list(), variant.template_kwargs, case.last_assistant_index)
+        rec["second_oracle"] = harmony.record(
+            rec, case.messages_list(), case.tools_list(), variant.template_kwargs, case.last_assistant_index
+        )
     return rec
 
 

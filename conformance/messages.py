@@ -30,7 +30,9 @@ def tool_arguments_value(arguments: Any, *, where: str) -> dict[str, Any]:
     try:
         value = json.loads(arguments)
     except json.JSONDecodeError as e:
-        raise InvalidMessagesError(f"{where}: tool-call arguments are not valid JSON ({e.msg} at char {e.pos}): {arguments[:80]!r}") from None
+        raise InvalidMessagesError(
+            f"{where}: tool-call arguments are not valid JSON ({e.msg} at char {e.pos}): {arguments[:80]!r}"
+        ) from None
     if not isinstance(value, dict):
         raise InvalidMessagesError(f"{where}: tool-call arguments must be a JSON object, got {type(value).__name__}")
     return value
@@ -82,4 +84,3 @@ def normalize_tool_calls(calls: Sequence[dict[str, Any]] | None) -> list[dict[st
         fn = call.get("function", call)
         out.append({"name": fn["name"], "arguments": tool_arguments_value(fn.get("arguments", {}), where=f"tool_calls[{j}]")})
     return out
-

@@ -58,7 +58,9 @@ def prime(tokenizer: Any, model_id: str | None = None, variant: str | None = Non
     entry, v = _resolve(model_id, variant)
     cls_name = PRIME_CONFIGS.get(entry.family)
     if cls_name is None:
-        raise PeerMismatchError(f"Prime renderers: no renderer for family {entry.family!r} ({entry.model_id}); known: {', '.join(PRIME_CONFIGS)}")
+        raise PeerMismatchError(
+            f"Prime renderers: no renderer for family {entry.family!r} ({entry.model_id}); known: {', '.join(PRIME_CONFIGS)}"
+        )
     if entry.family == "gpt-oss":
         # Prime renders gpt-oss through openai-harmony, which must find o200k offline.
         from conformance.harmony_oracle import load_encoding

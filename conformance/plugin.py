@@ -26,9 +26,17 @@ OPT_TIMEOUT = "--conformance-timeout"
 OPTIONS: dict[str, tuple[str, str, str]] = {
     OPT_RENDERER: ("conformance_renderer", "CONFORMANCE_RENDERER", "module:attr of the renderer to certify (instance, class or factory)"),
     OPT_MODEL: ("conformance_model", "CONFORMANCE_MODEL", "model id from the fixture registry"),
-    OPT_VARIANT: ("conformance_variant", "CONFORMANCE_VARIANT", "template variant (default: the renderer's .variant, else the model's first)"),
+    OPT_VARIANT: (
+        "conformance_variant",
+        "CONFORMANCE_VARIANT",
+        "template variant (default: the renderer's .variant, else the model's first)",
+    ),
     OPT_ADAPTER: ("conformance_adapter", "CONFORMANCE_ADAPTER", "API style: auto (default), native, tinker, prime"),
-    OPT_XFAILS: ("conformance_xfails", "CONFORMANCE_XFAILS", "file of test-id prefixes expected to fail (strict), one per line, # comments"),
+    OPT_XFAILS: (
+        "conformance_xfails",
+        "CONFORMANCE_XFAILS",
+        "file of test-id prefixes expected to fail (strict), one per line, # comments",
+    ),
     OPT_REPORT: ("conformance_report", "CONFORMANCE_REPORT", "write a JSON report of the run to this path"),
     OPT_CASES: ("conformance_cases", "CONFORMANCE_CASES", "extra case folders (os.pathsep-separated), checked live against the oracle"),
     OPT_EXAMPLES: ("conformance_examples", "CONFORMANCE_EXAMPLES", "hypothesis examples per generated-case test (default 25)"),

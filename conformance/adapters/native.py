@@ -25,7 +25,9 @@ class NativeAdapter:
     def build_generation_prompt(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, prefill: str | None = None) -> list[int]:
         return [int(i) for i in self.renderer.build_generation_prompt(messages, tools=tools, prefill=prefill)]
 
-    def build_supervised_example(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, train_on: str = "last_assistant_message") -> SupervisedExample:
+    def build_supervised_example(
+        self, messages: Sequence[dict[str, Any]], *, tools: Any = None, train_on: str = "last_assistant_message"
+    ) -> SupervisedExample:
         return self.renderer.build_supervised_example(messages, tools=tools, train_on=train_on)
 
     def parse_response(self, ids: Sequence[int]) -> ParsedResponse:
@@ -34,6 +36,8 @@ class NativeAdapter:
     def stop_token_ids(self) -> list[int]:
         return [int(i) for i in self.renderer.stop_token_ids()]
 
-    def bridge_to_next_turn(self, prev_prompt: Sequence[int], prev_completion: Sequence[int], new_messages: Sequence[dict[str, Any]], *, tools: Any = None) -> list[int] | None:
+    def bridge_to_next_turn(
+        self, prev_prompt: Sequence[int], prev_completion: Sequence[int], new_messages: Sequence[dict[str, Any]], *, tools: Any = None
+    ) -> list[int] | None:
         out = self.renderer.bridge_to_next_turn(list(prev_prompt), list(prev_completion), new_messages, tools=tools)
         return None if out is None else [int(i) for i in out]

@@ -34,8 +34,9 @@ class PrimeAdapter:
         self.renderer = renderer
         self.tokenizer = tokenizer
         self.has_extension_property = bool(getattr(renderer, "is_prefix_stable", False))
-        self.capabilities = Capabilities(bridge=callable(getattr(renderer, "bridge_to_next_turn", None)),
-                                          train_on=("all_assistant_messages",))
+        self.capabilities = Capabilities(
+            bridge=callable(getattr(renderer, "bridge_to_next_turn", None)), train_on=("all_assistant_messages",)
+        )
 
     def render(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, add_generation_prompt: bool = False) -> RenderedTokens:
         rt = self.renderer.render(list(messages), tools=tools, add_generation_prompt=add_generation_prompt)
@@ -48,12 +49,18 @@ class PrimeAdapter:
             ids += list(self.tokenizer.encode(prefill, add_special_tokens=False))
         return ids
 
-    def build_supervised_example(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, train_on: str = "all_assistant_messages") -> SupervisedExample:
+    def build_supervised_example(
+        self, messages: Sequence[dict[str, Any]], *, tools: Any = None, train_on: str = "all_assistant_messages"
+    ) -> SupervisedExample:
         import renderers  # the peer library
 
         if train_on != "all_assistant_messages":
             raise ValueError("Prime renderers train on all assistant messages only")
-        s = renderers.build_training_sample(self.renderer, list(messages), tools=tools) if tools else renderers.build_training_sample(self.renderer, list(messages))
+        s = (
+            renderers.build_training_sample(self.renderer, list(messages), tools=tools)
+            if tools
+            else renderers.build_training_sample(self.renderer, list(messages))
+        )
         return SupervisedExample(_ids(s.token_ids), [float(w) for w in s.loss_mask])
 
     def parse_response(self, ids: Sequence[int]) -> ParsedResponse:
@@ -77,6 +84,8 @@ class PrimeAdapter:
     def stop_token_ids(self) -> list[int]:
         return [int(i) for i in self.renderer.get_stop_token_ids()]
 
-    def bridge_to_next_turn(self, prev_prompt: Sequence[int], prev_completion: Sequence[int], new_messages: Sequence[dict[str, Any]], *, tools: Any = None) -> list[int] | None:
+    def bridge_to_next_turn(
+        self, prev_prompt: Sequence[int], prev_completion: Sequence[int], new_messages: Sequence[dict[str, Any]], *, tools: Any = None
+    ) -> list[int] | None:
         out = self.renderer.bridge_to_next_turn(list(prev_prompt), list(prev_completion), list(new_messages))
         return None if out is None else _ids(out)

@@ -79,7 +79,9 @@ class TinkerAdapter:
     def build_generation_prompt(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, prefill: str | None = None) -> list[int]:
         return _ints(self.renderer.build_generation_prompt(self._messages(messages, tools), role="assistant", prefill=prefill))
 
-    def build_supervised_example(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, train_on: str = "last_assistant_message") -> SupervisedExample:
+    def build_supervised_example(
+        self, messages: Sequence[dict[str, Any]], *, tools: Any = None, train_on: str = "last_assistant_message"
+    ) -> SupervisedExample:
         model_input, weights = self.renderer.build_supervised_example(self._messages(messages, tools), self._train_on(train_on))
         w = weights.tolist() if hasattr(weights, "tolist") else list(weights)
         return SupervisedExample(_ints(model_input), [float(x) for x in w])

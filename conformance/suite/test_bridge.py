@@ -32,13 +32,18 @@ def test_bridge_keeps_history_byte_for_byte(conformance_ctx, renderer, multi_tur
         prev = prompt + completion
         if out[: len(prev)] != prev:
             pytest.fail(
-                f"bridge after message {k} rewrote history\n{repro(conformance_ctx, multi_turn_case, 'renderer.bridge_to_next_turn(prompt, completion, new_messages)')}"
-                + token_diff(conformance_ctx.tokenizer, prev, out[: len(prev)]), pytrace=False)
+                f"bridge after message {k} rewrote history\n"
+                + repro(conformance_ctx, multi_turn_case, "renderer.bridge_to_next_turn(prompt, completion, new_messages)")
+                + token_diff(conformance_ctx.tokenizer, prev, out[: len(prev)]),
+                pytrace=False,
+            )
         if nxt[: len(prev)] == prev and out != nxt:
             pytest.fail(
                 f"the template is prefix-stable after message {k}, but the bridge differs from the full render of messages[:{k2}]\n"
                 + repro(conformance_ctx, multi_turn_case, "renderer.bridge_to_next_turn(prompt, completion, new_messages)")
-                + token_diff(conformance_ctx.tokenizer, nxt, out), pytrace=False)
+                + token_diff(conformance_ctx.tokenizer, nxt, out),
+                pytrace=False,
+            )
     if not bridged:
         pytest.skip("the renderer returned None for every boundary of this case (cannot prove the result)")
 
@@ -59,6 +64,7 @@ def test_bridge_closes_a_truncated_completion(conformance_ctx, renderer, multi_t
         assert cut[: len(prompt) + len(completion) - 1] == prompt + completion[:-1], "bridge rewrote a truncated completion"
         assert cut == full, (
             f"after a truncated completion (message {k}) the bridge does not close the turn as the template does\n"
-            + token_diff(conformance_ctx.tokenizer, full, cut))
+            + token_diff(conformance_ctx.tokenizer, full, cut)
+        )
         return
     pytest.skip("no boundary was bridged")

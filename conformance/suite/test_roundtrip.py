@@ -25,15 +25,16 @@ def test_completion_parses_back_to_the_message(conformance_ctx, renderer, case):
         skip_template_fact("no defined parse", why)
     problems = parse_problems(renderer.parse_response(ids), exp)
     if problems:
-        pytest.fail("\n".join(problems) + "\n" + repro(conformance_ctx, case, "renderer.parse_response(golden_completion_ids)"), pytrace=False)
+        pytest.fail(
+            "\n".join(problems) + "\n" + repro(conformance_ctx, case, "renderer.parse_response(golden_completion_ids)"), pytrace=False
+        )
 
 
 def test_truncated_completion_is_not_clean(conformance_ctx, renderer, case):
     ids, _, _ = _completion(conformance_ctx, case)
     p = renderer.parse_response(ids[:-1])
-    assert p.termination != Termination.STOP_SEQUENCE, (
-        "a completion cut before its stop token was reported as a clean stop\n"
-        + repro(conformance_ctx, case, "renderer.parse_response(golden_completion_ids[:-1])")
+    assert p.termination != Termination.STOP_SEQUENCE, "a completion cut before its stop token was reported as a clean stop\n" + repro(
+        conformance_ctx, case, "renderer.parse_response(golden_completion_ids[:-1])"
     )
 
 
