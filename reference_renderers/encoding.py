@@ -13,6 +13,8 @@ from typing import Any
 
 __all__ = ["PieceEncoder"]
 
+_BATCH_FROM = 8  # below this many text runs, batching costs more than it saves
+
 
 class PieceEncoder:
     def __init__(self, tokenizer: Any, text_encoder: Any):
@@ -30,7 +32,11 @@ class PieceEncoder:
 
     def encode(self, pieces: list[tuple[str, str]]) -> list[int]:
         """``pieces``: ``("s", structure_text)`` or ``("c", content_text)``."""
-        ids: list[int] = []
+        # Split into text runs and added-token ids; the runs are independent BPE inputs (an
+        # added token always splits pre-tokenization), so they are encoded as one batch, which
+        # the Rust tokenizer spreads over the machine's cores.
+        runs: list[str] = []
+        specials: list[int] = []  # specials[k] follows runs[k]
         buf: list[str] = []
         for kind, text in pieces:
             if kind == "c":
@@ -39,10 +45,21 @@ class PieceEncoder:
             pos = 0
             for m in self._added_re.finditer(text):
                 buf.append(text[pos : m.start()])
-                ids += self.text_ids("".join(buf))
+                runs.append("".join(buf))
                 buf = []
-                ids.append(self._ids[m.group(0)])
+                specials.append(self._ids[m.group(0)])
                 pos = m.end()
             buf.append(text[pos:])
-        ids += self.text_ids("".join(buf))
+        runs.append("".join(buf))
+        if len(runs) > _BATCH_FROM:
+            nonempty = [r for r in runs if r]
+            encoded = iter(self.text_encoder.encode_batch(nonempty, add_special_tokens=False))
+            run_ids = [next(encoded).ids if r else [] for r in runs]
+        else:
+            run_ids = [self.text_ids(r) for r in runs]
+        ids: list[int] = []
+        for k, special in enumerate(specials):
+            ids += run_ids[k]
+            ids.append(special)
+        ids += run_ids[-1]
         return ids
