@@ -13,13 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from reference_renderers.deepseek_v3 import DeepSeekV3Renderer
 from reference_renderers.qwen3 import Qwen3Renderer
 from reference_renderers.template import TemplateRenderer
 
-__all__ = ["get_renderer", "register_renderer", "renderer_names", "Qwen3Renderer", "TemplateRenderer"]
+__all__ = ["get_renderer", "register_renderer", "renderer_names", "Qwen3Renderer", "DeepSeekV3Renderer", "TemplateRenderer"]
 
 _FACTORIES: dict[str, Callable[..., Any]] = {}
-_DEFAULT_MODEL = {"qwen3": "Qwen/Qwen3-8B"}
+_DEFAULT_MODEL = {"qwen3": "Qwen/Qwen3-8B", "deepseek-v3": "deepseek-ai/DeepSeek-V3"}
 
 
 def register_renderer(name: str, factory: Callable[..., Any]) -> None:
@@ -52,3 +53,4 @@ def get_renderer(name_or_model_id: str, tokenizer: Any = None, *, variant: str |
 
 
 register_renderer("qwen3", Qwen3Renderer)
+register_renderer("deepseek-v3", DeepSeekV3Renderer)

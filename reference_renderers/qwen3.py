@@ -22,11 +22,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from conformance.errors import InvalidMessagesError
 from conformance.messages import tool_arguments_value, validate_messages
-from conformance.protocol import Capabilities, ParsedResponse, RenderedTokens, SupervisedExample
-from reference_renderers.encoding import PieceEncoder
-from reference_renderers.parsers import parse_with
+from reference_renderers.base import PieceRenderer
 
 __all__ = ["Qwen3Renderer"]
 
@@ -45,37 +42,14 @@ def _dumps(x: Any) -> str:
     return json.dumps(x, ensure_ascii=False)
 
 
-class Qwen3Renderer:
-    has_extension_property = False
+class Qwen3Renderer(PieceRenderer):
     family = "qwen3"
+    has_extension_property = False
+    bridge = True
 
     def __init__(self, tokenizer: Any = None, *, model_id: str = "Qwen/Qwen3-8B", variant: str | None = None):
-        from conformance.registry import get_model
-        from conformance.snapshots import load_text_encoder, load_tokenizer
-
-        entry = get_model(model_id)
-        if entry.family != self.family:
-            raise ValueError(f"Qwen3Renderer serves the qwen3 family, not {model_id} ({entry.family})")
-        self.model_id = model_id
-        self.variant = variant or "thinking"
-        if self.variant not in ("thinking", "no_thinking"):
-            raise ValueError(f"unknown Qwen3 variant {self.variant!r}; known: thinking, no_thinking")
-        snap = entry.snapshot()
-        self.tokenizer = tokenizer if tokenizer is not None else load_tokenizer(snap)
-        self._enc = PieceEncoder(self.tokenizer, load_text_encoder(snap))
+        super().__init__(tokenizer, model_id=model_id, variant=variant)
         self._im_end = self._enc.id("<|im_end|>")
-        self.capabilities = Capabilities(bridge=True)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # By reference: a worker rebuilds from the vendored snapshot (small pickle, no tokenizer).
-        return (Qwen3Renderer._rebuild, (self.model_id, self.variant))
-
-    @staticmethod
-    def _rebuild(model_id: str, variant: str) -> Qwen3Renderer:
-        return Qwen3Renderer(model_id=model_id, variant=variant)
-
-    def __repr__(self) -> str:
-        return f"Qwen3Renderer(model_id={self.model_id!r}, variant={self.variant!r})"
 
     # ---- rendering ------------------------------------------------------------------------
     def _pieces(self, messages: Sequence[dict[str, Any]], tools: Any, agp: bool) -> list[tuple[str, str]]:
@@ -166,40 +140,6 @@ class Qwen3Renderer:
     def _serialize_arguments(self, value: dict[str, Any]) -> str:
         """Tool-call arguments as the template's ``tojson`` writes them."""
         return _dumps(value)
-
-    def render(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, add_generation_prompt: bool = False) -> RenderedTokens:
-        return RenderedTokens(self._enc.encode(self._pieces(messages, tools, add_generation_prompt)))
-
-    def build_generation_prompt(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, prefill: str | None = None) -> list[int]:
-        ids = self._enc.encode(self._pieces(messages, tools, True))
-        return ids + self._enc.text_ids(prefill or "")
-
-    def build_supervised_example(self, messages: Sequence[dict[str, Any]], *, tools: Any = None,
-                                 train_on: str = "last_assistant_message") -> SupervisedExample:
-        if train_on not in self.capabilities.train_on:
-            raise ValueError(f"train_on must be one of {self.capabilities.train_on}, not {train_on!r}")
-        ids = self.render(messages, tools=tools).ids
-        weights = [0.0] * len(ids)
-        targets = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
-        if train_on == "last_assistant_message":
-            targets = targets[-1:]
-        for k in targets:
-            prompt = self.build_generation_prompt(messages[:k], tools=tools)
-            if ids[: len(prompt)] != prompt:
-                raise InvalidMessagesError(
-                    f"message {k}: its turn renders differently in history than when sampled (Qwen3 drops "
-                    "reasoning and the no-thinking block of earlier turns); train such turns one at a time"
-                )
-            j = ids.index(self._im_end, len(prompt))
-            for t in range(len(prompt), j + 1):
-                weights[t] = 1.0
-        return SupervisedExample(ids, weights)
-
-    def parse_response(self, ids: Sequence[int]) -> ParsedResponse:
-        return parse_with(self.family, self.tokenizer, ids, self.stop_token_ids())
-
-    def stop_token_ids(self) -> list[int]:
-        return [self._im_end]
 
     def bridge_to_next_turn(self, prev_prompt: Sequence[int], prev_completion: Sequence[int],
                             new_messages: Sequence[dict[str, Any]], *, tools: Any = None) -> list[int] | None:

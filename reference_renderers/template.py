@@ -14,6 +14,7 @@ from typing import Any
 from conformance.errors import InvalidMessagesError
 from conformance.messages import validate_messages
 from conformance.protocol import Capabilities, ParsedResponse, RenderedTokens, SupervisedExample
+from reference_renderers.base import supervised_example
 from reference_renderers.parsers import parse_with
 
 __all__ = ["TemplateRenderer"]
@@ -61,23 +62,9 @@ class TemplateRenderer:
     def build_supervised_example(self, messages: Sequence[dict[str, Any]], *, tools: Any = None,
                                  train_on: str = "last_assistant_message") -> SupervisedExample:
         ids = self._encode(messages, tools, False)
-        weights = [0.0] * len(ids)
-        stops = set(self.stop_token_ids())
-        targets = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
-        if train_on == "last_assistant_message":
-            targets = targets[-1:]
-        elif train_on != "all_assistant_messages":
-            raise ValueError(f"train_on must be one of {self.capabilities.train_on}, not {train_on!r}")
-        for k in targets:
-            prompt = self._encode(messages[:k], tools, True)
-            if ids[: len(prompt)] != prompt:
-                raise InvalidMessagesError(f"message {k}: the template's full render does not extend its generation prompt")
-            j = next((j for j in range(len(prompt), len(ids)) if ids[j] in stops), None)
-            if j is None:
-                raise InvalidMessagesError(f"message {k}: no end-of-turn token after the generation prompt")
-            for t in range(len(prompt), j + 1):
-                weights[t] = 1.0
-        return SupervisedExample(ids, weights)
+        return supervised_example(
+            messages, ids, train_on, self.capabilities.train_on, lambda k: self._encode(messages[:k], tools, True), self.stop_token_ids()
+        )
 
     def parse_response(self, ids: Sequence[int]) -> ParsedResponse:
         return parse_with(self._entry.family, self.tokenizer, ids, self.stop_token_ids())

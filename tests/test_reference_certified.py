@@ -13,6 +13,7 @@ from conformance.registry import load_registry
 REPO = Path(__file__).resolve().parent.parent
 
 RUNS = [("reference_renderers:Qwen3Renderer", "Qwen/Qwen3-8B", v) for v in ("thinking", "no_thinking")]
+RUNS += [("reference_renderers:DeepSeekV3Renderer", "deepseek-ai/DeepSeek-V3", "default")]
 RUNS += [("reference_renderers:TemplateRenderer", e.model_id, v) for e in load_registry().values() for v in e.variants]
 
 

@@ -12,7 +12,7 @@ from conformance.cases import Case
 from conformance.suite.session import CAPABILITY_SKIP
 
 __all__ = ["ids_of", "token_diff", "repro", "require", "skip_template_fact", "json_equal", "prompt_messages", "assert_ids_equal",
-           "parse_problems"]
+           "parse_problems", "refuses_lossy"]
 
 
 def ids_of(tokens: Sequence[Sequence[Any]]) -> list[int]:
@@ -113,3 +113,14 @@ def parse_problems(parsed: Any, expected: dict[str, Any]) -> list[str]:
     if not json_equal(list(parsed.tool_calls), expected["tool_calls"]):
         problems.append(f"tool calls {dumps(list(parsed.tool_calls))} != {dumps(expected['tool_calls'])} (compared as typed JSON values)")
     return problems
+
+
+def refuses_lossy(golden: dict[str, Any], fn: Any) -> Any:
+    """Call ``fn``; a renderer may refuse (raise) a case the template renders lossily (the golden
+    lists dropped fields), which is a skip. It may not render anything else."""
+    try:
+        return fn()
+    except Exception:
+        if golden.get("dropped"):
+            pytest.skip(f"template fact: the template drops {golden['dropped']}; the renderer refuses the case (allowed)")
+        raise

@@ -1,0 +1,126 @@
+"""What every hand-written reference renderer shares.
+
+A subclass sets ``family`` and ``has_extension_property`` and writes ``_pieces(messages, tools,
+add_generation_prompt)``: the render as ``("s", structure)`` / ``("c", content)`` pieces, from
+the template's behaviour (never by calling it). This class turns pieces into ids under the
+injection standard, builds supervised examples, parses completions, gives stop ids from the
+registry, and pickles by reference (model id + variant: a small pickle that a spawned worker
+rebuilds from the vendored snapshot).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from conformance.errors import InvalidMessagesError
+from conformance.protocol import Capabilities, ParsedResponse, RenderedTokens, SupervisedExample
+from reference_renderers.encoding import PieceEncoder
+from reference_renderers.parsers import parse_with
+
+__all__ = ["PieceRenderer", "supervised_example"]
+
+Pieces = list[tuple[str, str]]
+
+
+def supervised_example(
+    messages: Sequence[dict[str, Any]],
+    ids: list[int],
+    train_on: str,
+    choices: Sequence[str],
+    prompt_before: Callable[[int], list[int]],
+    stop_ids: Sequence[int],
+) -> SupervisedExample:
+    """Weights over ``ids`` (the full render) for ``train_on``.
+
+    Each trained assistant message ``k`` contributes the tokens the model samples for it: from the
+    end of its generation prompt (``prompt_before(k)``, which must be a prefix of ``ids``) through
+    the first stop id after it. Everything else weighs 0, including template text after the last
+    stop id (Qwen's trailing newline), which stays in the example."""
+    if train_on not in choices:
+        raise ValueError(f"train_on must be one of {', '.join(choices)}, not {train_on!r}")
+    weights = [0.0] * len(ids)
+    targets = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
+    if train_on == "last_assistant_message":
+        targets = targets[-1:]
+    stops = set(stop_ids)
+    for k in targets:
+        prompt = prompt_before(k)
+        if ids[: len(prompt)] != prompt:
+            raise InvalidMessagesError(
+                f"message {k}: its turn renders differently in history than when sampled "
+                "(the template rewrites earlier turns); train such turns one at a time"
+            )
+        j = next((j for j in range(len(prompt), len(ids)) if ids[j] in stops), None)
+        if j is None:
+            raise InvalidMessagesError(f"message {k}: no end-of-turn token after its generation prompt")
+        for t in range(len(prompt), j + 1):
+            weights[t] = 1.0
+    return SupervisedExample(ids, weights)
+
+
+class PieceRenderer:
+    family = ""
+    has_extension_property = False
+    bridge = False  # subclasses with a bridge set this and override bridge_to_next_turn
+
+    def __init__(self, tokenizer: Any = None, *, model_id: str, variant: str | None = None):
+        from conformance.registry import get_model
+        from conformance.snapshots import load_text_encoder, load_tokenizer
+
+        entry = get_model(model_id)
+        if entry.family != self.family:
+            raise ValueError(f"{type(self).__name__} serves the {self.family} family, not {model_id} ({entry.family})")
+        self.model_id = model_id
+        self.variant = entry.variant(variant or next(iter(entry.variants))).name
+        snap = entry.snapshot()
+        self.tokenizer = tokenizer if tokenizer is not None else load_tokenizer(snap)
+        self._enc = PieceEncoder(self.tokenizer, load_text_encoder(snap))
+        self._stop_ids = [self._enc.id(t) for t in entry.end_of_turn]
+        self.capabilities = Capabilities(bridge=self.bridge)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self).__module__, type(self).__qualname__, self.model_id, self.variant))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model_id={self.model_id!r}, variant={self.variant!r})"
+
+    def _pieces(self, messages: Sequence[dict[str, Any]], tools: Any, agp: bool) -> Pieces:
+        raise NotImplementedError
+
+    def render(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, add_generation_prompt: bool = False) -> RenderedTokens:
+        return RenderedTokens(self._enc.encode(self._pieces(messages, tools, add_generation_prompt)))
+
+    def build_generation_prompt(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, prefill: str | None = None) -> list[int]:
+        return self._enc.encode(self._pieces(messages, tools, True)) + self._enc.text_ids(prefill or "")
+
+    def build_supervised_example(
+        self, messages: Sequence[dict[str, Any]], *, tools: Any = None, train_on: str = "last_assistant_message"
+    ) -> SupervisedExample:
+        ids = self.render(messages, tools=tools).ids
+        return supervised_example(
+            messages,
+            ids,
+            train_on,
+            self.capabilities.train_on,
+            lambda k: self.build_generation_prompt(messages[:k], tools=tools),
+            self._stop_ids,
+        )
+
+    def parse_response(self, ids: Sequence[int]) -> ParsedResponse:
+        return parse_with(self.family, self.tokenizer, ids, self.stop_token_ids())
+
+    def stop_token_ids(self) -> list[int]:
+        return list(self._stop_ids)
+
+    def bridge_to_next_turn(
+        self, prev_prompt: Sequence[int], prev_completion: Sequence[int], new_messages: Sequence[dict[str, Any]], *, tools: Any = None
+    ) -> list[int] | None:
+        return None
+
+
+def _rebuild(module: str, qualname: str, model_id: str, variant: str) -> Any:
+    import importlib
+
+    cls = getattr(importlib.import_module(module), qualname)
+    return cls(model_id=model_id, variant=variant)

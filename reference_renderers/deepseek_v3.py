@@ -1,0 +1,102 @@
+"""Hand-written DeepSeek-V3 renderer.
+
+Written from the behaviour of the DeepSeek-V3 template (snapshot ``deepseek-ai__DeepSeek-V3``):
+
+* ``<｜begin▁of▁sentence｜>``, then *every* system message, wherever it stands, joined with a blank
+  line, at the top;
+* user turns are ``<｜User｜>`` + content; assistant turns ``<｜Assistant｜>`` + content +
+  ``<｜end▁of▁sentence｜>`` (after tool outputs: ``<｜tool▁outputs▁end｜>`` + content + EOS);
+* tool outputs: the first of the whole conversation opens ``<｜tool▁outputs▁begin｜>``, later ones
+  are joined with a newline (the template never resets that flag); a conversation ending in tool
+  outputs closes them and gets no generation prompt;
+* reasoning is not rendered (the template has no field for it); tool declarations are ignored.
+
+Tool *calls* are refused with a clear error: the template renders them only from ``content=None``
+messages, and with the transformers release the goldens record it raises on those, so there is no
+oracle to be byte-exact with (the goldens hold the error for every tool-call case).
+
+Extension property: **no**: a system message added later is hoisted to the top, rewriting the
+prefix (``basic-system-mid-conversation``). Bridge: new user and tool messages are appended after
+the sampled tokens; a new system message cannot be (it belongs at the top), so that returns None.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from conformance.errors import InvalidMessagesError
+from conformance.messages import validate_messages
+from reference_renderers.base import PieceRenderer, Pieces
+
+__all__ = ["DeepSeekV3Renderer"]
+
+BOS, EOS = "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"
+USER, ASSISTANT = "<｜User｜>", "<｜Assistant｜>"
+OUTPUTS_BEGIN, OUTPUTS_END = "<｜tool▁outputs▁begin｜>", "<｜tool▁outputs▁end｜>"
+OUTPUT_BEGIN, OUTPUT_END = "<｜tool▁output▁begin｜>", "<｜tool▁output▁end｜>"
+
+
+class DeepSeekV3Renderer(PieceRenderer):
+    family = "deepseek-v3"
+    has_extension_property = False
+    bridge = True
+
+    def _pieces(
+        self, messages: Sequence[dict[str, Any]], tools: Any, agp: bool, *, outputs_seen: bool = False, head: bool = True
+    ) -> Pieces:
+        if messages:
+            validate_messages(messages)
+        for i, m in enumerate(messages):
+            if m.get("tool_calls"):
+                raise InvalidMessagesError(
+                    f"message {i} (assistant): DeepSeek-V3's template cannot render tool calls with the recorded "
+                    "transformers release (every tool-call golden is a template error); refused rather than guessed"
+                )
+        out: Pieces = []
+        s = lambda t: out.append(("s", t))  # noqa: E731
+        c = lambda t: out.append(("c", t))  # noqa: E731
+        if head:
+            s(BOS)
+            for k, text in enumerate(m["content"] for m in messages if m["role"] == "system"):
+                if k:
+                    s("\n\n")
+                c(text)
+        in_tool = False
+        for m in messages:
+            role = m["role"]
+            if role == "user":
+                in_tool = False
+                s(USER)
+                c(m["content"])
+            elif role == "assistant":
+                s(OUTPUTS_END if in_tool else ASSISTANT)
+                in_tool = False
+                c(m.get("content") or "")
+                s(EOS)
+            elif role == "tool":
+                in_tool = True
+                s(f"{OUTPUTS_BEGIN}{OUTPUT_BEGIN}" if not outputs_seen else f"\n{OUTPUT_BEGIN}")
+                outputs_seen = True
+                c(m["content"])
+                s(OUTPUT_END)
+        if in_tool:
+            s(OUTPUTS_END)
+        elif agp:
+            s(ASSISTANT)
+        return out
+
+    def bridge_to_next_turn(
+        self, prev_prompt: Sequence[int], prev_completion: Sequence[int], new_messages: Sequence[dict[str, Any]], *, tools: Any = None
+    ) -> list[int] | None:
+        if not new_messages or any(m.get("role") in ("assistant", "system") for m in new_messages):
+            return None  # assistant messages are sampled; system messages belong at the top
+        validate_messages(new_messages)
+        eos = self._enc.id(EOS)
+        ids = list(prev_prompt) + list(prev_completion)
+        if not prev_completion or prev_completion[-1] != eos:
+            ids.append(eos)  # truncated: close the turn as the template does
+        # Whether a tool output was already rendered decides how the next one opens; the history's
+        # ids tell, without re-rendering it.
+        seen = self._enc.id(OUTPUT_BEGIN) in ids
+        return ids + self._enc.encode(self._pieces(new_messages, None, True, outputs_seen=seen, head=False))
