@@ -14,13 +14,22 @@ from collections.abc import Callable
 from typing import Any
 
 from reference_renderers.deepseek_v3 import DeepSeekV3Renderer
+from reference_renderers.llama3 import Llama3Renderer
 from reference_renderers.qwen3 import Qwen3Renderer
 from reference_renderers.template import TemplateRenderer
 
-__all__ = ["get_renderer", "register_renderer", "renderer_names", "Qwen3Renderer", "DeepSeekV3Renderer", "TemplateRenderer"]
+__all__ = [
+    "get_renderer",
+    "register_renderer",
+    "renderer_names",
+    "Qwen3Renderer",
+    "DeepSeekV3Renderer",
+    "Llama3Renderer",
+    "TemplateRenderer",
+]
 
 _FACTORIES: dict[str, Callable[..., Any]] = {}
-_DEFAULT_MODEL = {"qwen3": "Qwen/Qwen3-8B", "deepseek-v3": "deepseek-ai/DeepSeek-V3"}
+_DEFAULT_MODEL = {"qwen3": "Qwen/Qwen3-8B", "deepseek-v3": "deepseek-ai/DeepSeek-V3", "llama3": "meta-llama/Llama-3.1-8B-Instruct"}
 
 
 def register_renderer(name: str, factory: Callable[..., Any]) -> None:
@@ -47,10 +56,10 @@ def get_renderer(name_or_model_id: str, tokenizer: Any = None, *, variant: str |
             raise UnknownModelError(f"renderer {name_or_model_id!r} needs a model id")
         return _FACTORIES[name_or_model_id](tokenizer, model_id=model_id, variant=variant)
     raise UnknownModelError(
-        f"unknown renderer or model {name_or_model_id!r}; renderers: {', '.join(renderer_names())}; "
-        f"model ids: {', '.join(reg)}"
+        f"unknown renderer or model {name_or_model_id!r}; renderers: {', '.join(renderer_names())}; model ids: {', '.join(reg)}"
     )
 
 
 register_renderer("qwen3", Qwen3Renderer)
 register_renderer("deepseek-v3", DeepSeekV3Renderer)
+register_renderer("llama3", Llama3Renderer)

@@ -1,0 +1,147 @@
+"""Hand-written Llama 3.1 renderer.
+
+Written from the behaviour of the Llama-3.1-8B-Instruct template (snapshot
+``meta-llama__Llama-3.1-8B-Instruct``), variants ``default`` (tools declared in the first user
+message) and ``tools_in_system``; the date line reads the variant's pinned ``date_string``.
+
+* ``<|begin_of_text|>``, a system block with ``Environment: ipython`` when tools are declared, the
+  knowledge and today dates, (``tools_in_system``) the tool instructions and each tool as
+  ``tojson(indent=4)``, then the first system message, trimmed;
+* ``default`` with tools: the first non-system message (whatever its role) is trimmed and folded
+  into a user block after the tool instructions;
+* other messages: a header with their role and their trimmed content, then ``<|eot_id|>``; an
+  assistant tool call (exactly one per message: the template refuses more) is
+  ``{"name": ..., "parameters": <arguments tojson>}`` and its text content is dropped; tool results
+  go under an ``ipython`` header as a JSON string (the template's ``is iterable`` test is true for
+  strings).
+
+``<|eom_id|>`` only closes built-in tool calls (``builtin_tools``), which no registered variant
+uses; both it and ``<|eot_id|>`` are stop ids.
+
+Extension property: **yes**: history renders the same once more messages follow (verified over
+every multi-turn case). Bridge: the new messages are rendered after the sampled tokens, closing a
+truncated turn with ``<|eot_id|>``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from conformance.errors import InvalidMessagesError
+from conformance.messages import tool_arguments_value, validate_messages
+from reference_renderers.base import PieceRenderer, Pieces
+
+__all__ = ["Llama3Renderer"]
+
+_INSTRUCTIONS = (
+    'Respond in the format {"name": function name, "parameters": dictionary of argument name and its value}.'
+    "Do not use variables.\n\n"
+)
+
+
+def _header(role: str) -> str:
+    return f"<|start_header_id|>{role}<|end_header_id|>\n\n"
+
+
+class Llama3Renderer(PieceRenderer):
+    family = "llama3"
+    has_extension_property = True
+    bridge = True
+
+    def __init__(self, tokenizer: Any = None, *, model_id: str = "meta-llama/Llama-3.1-8B-Instruct", variant: str | None = None):
+        super().__init__(tokenizer, model_id=model_id, variant=variant)
+        from conformance.registry import get_model
+
+        kwargs = get_model(model_id).variant(self.variant).template_kwargs
+        self._date = kwargs.get("date_string", "26 Jul 2024")
+        self._tools_in_user = kwargs.get("tools_in_user_message", True)
+
+    def _pieces(self, messages: Sequence[dict[str, Any]], tools: Any, agp: bool) -> Pieces:
+        if messages:
+            validate_messages(messages)
+        out: Pieces = []
+        s = lambda t: out.append(("s", t))  # noqa: E731
+        c = lambda t: out.append(("c", t))  # noqa: E731
+        msgs = list(messages)
+        system = ""
+        if msgs and msgs[0]["role"] == "system":
+            system = msgs.pop(0)["content"].strip()
+        s("<|begin_of_text|>" + _header("system"))
+        if tools is not None:
+            s("Environment: ipython\n")
+        s(f"Cutting Knowledge Date: December 2023\nToday Date: {self._date}\n\n")
+        if tools is not None and not self._tools_in_user:
+            s("You have access to the following functions. To call a function, please respond with JSON for a function call.")
+            s(_INSTRUCTIONS)
+            self._tool_list(out, tools)
+        c(system)
+        s("<|eot_id|>")
+        if tools is not None and self._tools_in_user:
+            if not msgs:
+                raise InvalidMessagesError("Llama 3.1 declares tools in the first user message, and there is none")
+            first = msgs.pop(0)
+            s(_header("user"))
+            s("Given the following functions, please respond with a JSON for a function call ")
+            s("with its proper arguments that best answers the given prompt.\n\n")
+            s(_INSTRUCTIONS)
+            self._tool_list(out, tools)
+            c(self._text(first).strip())
+            s("<|eot_id|>")
+        offset = len(messages) - len(msgs)
+        self._messages(out, msgs, offset)
+        if agp:
+            s(_header("assistant"))
+        return out
+
+    @staticmethod
+    def _text(m: dict[str, Any]) -> str:
+        return m["content"] if isinstance(m.get("content"), str) else ""
+
+    @staticmethod
+    def _tool_list(out: Pieces, tools: Any) -> None:
+        for t in tools:
+            out.append(("c", json.dumps(t, ensure_ascii=False, indent=4)))
+            out.append(("s", "\n\n"))
+
+    def _messages(self, out: Pieces, msgs: Sequence[dict[str, Any]], offset: int) -> None:
+        s = lambda t: out.append(("s", t))  # noqa: E731
+        c = lambda t: out.append(("c", t))  # noqa: E731
+        for k, m in enumerate(msgs):
+            i = offset + k
+            if m["role"] == "tool":
+                s(_header("ipython"))
+                c(json.dumps(self._text(m), ensure_ascii=False))
+                s("<|eot_id|>")
+            elif "tool_calls" in m:
+                calls = m["tool_calls"] or []
+                if len(calls) != 1:
+                    raise InvalidMessagesError(
+                        f"message {i} (assistant): Llama 3.1 supports exactly one tool call per message, got {len(calls)}"
+                    )
+                fn = calls[0]["function"]
+                args = tool_arguments_value(fn["arguments"], where=f"message {i} tool_calls[0]")
+                s(_header("assistant") + '{"name": "')
+                c(fn["name"])
+                s('", "parameters": ')
+                c(json.dumps(args, ensure_ascii=False))
+                s("}<|eot_id|>")
+            else:
+                s(_header(m["role"]))
+                c(self._text(m).strip())
+                s("<|eot_id|>")
+
+    def bridge_to_next_turn(
+        self, prev_prompt: Sequence[int], prev_completion: Sequence[int], new_messages: Sequence[dict[str, Any]], *, tools: Any = None
+    ) -> list[int] | None:
+        if not new_messages or any(m.get("role") == "assistant" for m in new_messages):
+            return None  # an assistant message must be sampled, never bridged
+        validate_messages(new_messages)
+        ids = list(prev_prompt) + list(prev_completion)
+        if not prev_completion or prev_completion[-1] not in self._stop_ids:
+            ids.append(self._enc.id("<|eot_id|>"))  # truncated: close the turn as the template would
+        out: Pieces = []
+        self._messages(out, new_messages, 0)
+        out.append(("s", _header("assistant")))
+        return ids + self._enc.encode(out)
