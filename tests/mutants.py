@@ -89,8 +89,8 @@ class SpecialTokensInUserText(Qwen3Renderer):
 
     def __init__(self, *a, **k):
         super().__init__(*a, **k)
-        tok = self.tokenizer
-        self._enc.text_ids = lambda text: list(tok.encode(text, add_special_tokens=False)) if text else []
+        # The tokenizer's own Rust backend, added vocabulary included, in place of the text-only one.
+        self._enc.text_encoder = self.tokenizer.backend_tokenizer
 
     def __reduce__(self):
         return (SpecialTokensInUserText, ())
