@@ -15,6 +15,7 @@ from typing import Any
 
 from reference_renderers.deepseek_v3 import DeepSeekV3Renderer
 from reference_renderers.llama3 import Llama3Renderer
+from reference_renderers.mistral_nemo import MistralNemoRenderer
 from reference_renderers.qwen3 import Qwen3Renderer
 from reference_renderers.template import TemplateRenderer
 
@@ -25,11 +26,17 @@ __all__ = [
     "Qwen3Renderer",
     "DeepSeekV3Renderer",
     "Llama3Renderer",
+    "MistralNemoRenderer",
     "TemplateRenderer",
 ]
 
 _FACTORIES: dict[str, Callable[..., Any]] = {}
-_DEFAULT_MODEL = {"qwen3": "Qwen/Qwen3-8B", "deepseek-v3": "deepseek-ai/DeepSeek-V3", "llama3": "meta-llama/Llama-3.1-8B-Instruct"}
+_DEFAULT_MODEL = {
+    "qwen3": "Qwen/Qwen3-8B",
+    "deepseek-v3": "deepseek-ai/DeepSeek-V3",
+    "llama3": "meta-llama/Llama-3.1-8B-Instruct",
+    "mistral-nemo": "mistralai/Mistral-Nemo-Instruct-2407",
+}
 
 
 def register_renderer(name: str, factory: Callable[..., Any]) -> None:
@@ -63,3 +70,4 @@ def get_renderer(name_or_model_id: str, tokenizer: Any = None, *, variant: str |
 register_renderer("qwen3", Qwen3Renderer)
 register_renderer("deepseek-v3", DeepSeekV3Renderer)
 register_renderer("llama3", Llama3Renderer)
+register_renderer("mistral-nemo", MistralNemoRenderer)

@@ -14,6 +14,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 RUNS = [("reference_renderers:Qwen3Renderer", "Qwen/Qwen3-8B", v) for v in ("thinking", "no_thinking")]
 RUNS += [("reference_renderers:DeepSeekV3Renderer", "deepseek-ai/DeepSeek-V3", "default")]
+RUNS += [("reference_renderers:MistralNemoRenderer", "mistralai/Mistral-Nemo-Instruct-2407", "default")]
 RUNS += [("reference_renderers:Llama3Renderer", "meta-llama/Llama-3.1-8B-Instruct", v) for v in ("default", "tools_in_system")]
 RUNS += [("reference_renderers:TemplateRenderer", e.model_id, v) for e in load_registry().values() for v in e.variants]
 
