@@ -17,7 +17,7 @@ from conformance.registry import Variant
 __all__ = ["GOLDEN_SCHEMA_VERSION", "derive_golden", "TRAIN_ON_CHOICES"]
 
 GOLDEN_SCHEMA_VERSION = 1
-TRAIN_ON_CHOICES = ("last_assistant_message", "all_assistant_messages")
+TRAIN_ON_CHOICES = ("last_assistant_message", "last_assistant_turn", "all_assistant_messages", "all_tokens")
 
 
 def _first_divergence(a: list[int], b: list[int]) -> int:
@@ -226,6 +226,15 @@ def _weights(oracle: Oracle, case: Case, variant: Variant, full_ids: list[int], 
     A span runs from the end of that assistant message's generation prompt through its
     end-of-turn token: the tokens the model itself samples. Template text after the stop token
     (Qwen's trailing newline) is in the example with weight 0.
+
+    * ``last_assistant_message``: the final message's span (the completion slice);
+    * ``last_assistant_turn``: every assistant message after the last user message (a tool loop:
+      its calls and final answer; the tool results between them weigh 0);
+    * ``all_assistant_messages``: every assistant message;
+    * ``all_tokens``: the whole render.
+
+    tinker-cookbook's ``all_messages`` (each message's text after its role header) is not
+    derivable from a template, which has a generation prompt for the assistant role only.
     """
     out: dict[str, Any] = {}
     if completion.get("error"):
@@ -235,21 +244,22 @@ def _weights(oracle: Oracle, case: Case, variant: Variant, full_ids: list[int], 
         out["last_assistant_message"] = {"error": None, "spans": [[start, start + len(completion["tokens"])]]}
     msgs = case.messages_list()
     tools = case.tools_list()
-    spans = []
+    last_user = max((k for k, m in enumerate(msgs) if m["role"] == "user"), default=-1)
+    spans: dict[int, list[int] | str] = {}
     for k, m in enumerate(msgs):
         if m["role"] != "assistant":
             continue
         try:
             gen = oracle.encode(msgs[:k], tools, variant, add_generation_prompt=True)
         except TemplateRenderError as e:
-            out["all_assistant_messages"] = {"error": f"generation prompt before message {k}: {e}"}
-            return out
+            spans[k] = f"generation prompt before message {k}: {e}"
+            continue
         span = _span_after(gen.ids, full_ids, oracle.stop_ids)
-        if isinstance(span, str):
-            out["all_assistant_messages"] = {"error": f"assistant message {k}: {span}"}
-            return out
-        spans.append(list(span))
-    out["all_assistant_messages"] = {"error": None, "spans": spans}
+        spans[k] = list(span) if isinstance(span, tuple) else f"assistant message {k}: {span}"
+    for choice, ks in (("all_assistant_messages", list(spans)), ("last_assistant_turn", [k for k in spans if k > last_user])):
+        errors = [spans[k] for k in ks if isinstance(spans[k], str)]
+        out[choice] = {"error": errors[0]} if errors else {"error": None, "spans": [spans[k] for k in ks]}
+    out["all_tokens"] = {"error": None, "spans": [[0, len(full_ids)]]}
     return out
 
 

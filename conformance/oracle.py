@@ -34,7 +34,7 @@ from conformance.snapshots import Snapshot, load_text_encoder, load_tokenizer
 
 __all__ = ["GENERATOR_VERSION", "Oracle", "TemplateRenderError"]
 
-GENERATOR_VERSION = "2"  # 2: second_oracle (openai-harmony) records
+GENERATOR_VERSION = "3"  # 2: second_oracle (openai-harmony) records; 3: last_assistant_turn, all_tokens weights
 _SENTINEL_OPEN, _SENTINEL_CLOSE = "\ue000", "\ue001"  # private use: never in real text
 _CONTENT_ROLES = ("system", "user", "tool")
 

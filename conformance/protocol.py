@@ -25,7 +25,7 @@ __all__ = [
 Message = dict[str, Any]
 
 #: Train-on choices the suite knows how to derive from the oracle.
-TRAIN_ON = ("last_assistant_message", "all_assistant_messages")
+TRAIN_ON = ("last_assistant_message", "last_assistant_turn", "all_assistant_messages", "all_tokens")
 
 
 class Termination(str, enum.Enum):
@@ -83,7 +83,9 @@ class Renderer(Protocol):
     * ``build_supervised_example(messages, tools=, train_on=)`` returns the full render's ids and a
       weight per id: 1 exactly on the ids the model samples for the chosen assistant messages
       (from the end of their generation prompt through the end-of-turn token), 0 elsewhere
-      (*loss weights*). ``train_on`` is one of ``capabilities.train_on``.
+      (*loss weights*). ``train_on`` is one of ``capabilities.train_on``: ``last_assistant_message``,
+      ``last_assistant_turn`` (every assistant message after the last user message; tool results
+      between them weigh 0), ``all_assistant_messages``, or ``all_tokens`` (weight 1 everywhere).
     * ``parse_response(ids)`` turns sampled ids back into content, reasoning and tool calls (tool
       arguments as JSON values: ``true`` stays ``True``, ``1.0`` stays ``1.0``), and says how the
       sample ended: ``STOP_SEQUENCE`` only if it ends with a stop id; a completion cut before its

@@ -31,7 +31,7 @@ def supervised_example(
     prompt_before: Callable[[int], list[int]],
     stop_ids: Sequence[int],
 ) -> SupervisedExample:
-    """Weights over ``ids`` (the full render) for ``train_on``.
+    """Weights over ``ids`` (the full render) for ``train_on`` (see ``conformance.protocol.TRAIN_ON``).
 
     Each trained assistant message ``k`` contributes the tokens the model samples for it: from the
     end of its generation prompt (``prompt_before(k)``, which must be a prefix of ``ids``) through
@@ -39,10 +39,15 @@ def supervised_example(
     stop id (Qwen's trailing newline), which stays in the example."""
     if train_on not in choices:
         raise ValueError(f"train_on must be one of {', '.join(choices)}, not {train_on!r}")
+    if train_on == "all_tokens":
+        return SupervisedExample(ids, [1.0] * len(ids))
     weights = [0.0] * len(ids)
     targets = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
     if train_on == "last_assistant_message":
         targets = targets[-1:]
+    elif train_on == "last_assistant_turn":
+        last_user = max((i for i, m in enumerate(messages) if m["role"] == "user"), default=-1)
+        targets = [i for i in targets if i > last_user]
     stops = set(stop_ids)
     for k in targets:
         prompt = prompt_before(k)

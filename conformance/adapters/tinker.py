@@ -20,7 +20,12 @@ from conformance.protocol import Capabilities, ParsedResponse, RenderedTokens, S
 
 __all__ = ["TinkerAdapter"]
 
-_TRAIN_ON = {"last_assistant_message": "LAST_ASSISTANT_MESSAGE", "all_assistant_messages": "ALL_ASSISTANT_MESSAGES"}
+_TRAIN_ON = {
+    "last_assistant_message": "LAST_ASSISTANT_MESSAGE",
+    "last_assistant_turn": "LAST_ASSISTANT_TURN",
+    "all_assistant_messages": "ALL_ASSISTANT_MESSAGES",
+    "all_tokens": "ALL_TOKENS",
+}
 
 
 def _ints(x: Any) -> list[int]:
