@@ -20,7 +20,8 @@ from reference_renderers.parsers import parse_with
 
 __all__ = ["PieceRenderer", "supervised_example"]
 
-Pieces = list[tuple[str, str]]
+# ("s", structure) | ("c", content) | ("m", "", message_index): see reference_renderers.encoding
+Pieces = list[tuple[Any, ...]]
 
 
 def supervised_example(
@@ -94,7 +95,8 @@ class PieceRenderer:
         raise NotImplementedError
 
     def render(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, add_generation_prompt: bool = False) -> RenderedTokens:
-        return RenderedTokens(self._enc.encode(self._pieces(messages, tools, add_generation_prompt)))
+        ids, owners = self._enc.encode_with_messages(self._pieces(messages, tools, add_generation_prompt))
+        return RenderedTokens(ids, owners)
 
     def build_generation_prompt(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, prefill: str | None = None) -> list[int]:
         return self._enc.encode(self._pieces(messages, tools, True)) + self._enc.text_ids(prefill or "")

@@ -63,7 +63,8 @@ class DeepSeekV3Renderer(PieceRenderer):
                     s("\n\n")
                 c(text)
         in_tool = False
-        for m in messages:
+        for i, m in enumerate(messages):
+            out.append(("m", "", i))
             role = m["role"]
             if role == "user":
                 in_tool = False
@@ -83,6 +84,7 @@ class DeepSeekV3Renderer(PieceRenderer):
         if in_tool:
             s(OUTPUTS_END)
         elif agp:
+            out.append(("m", "", -1))
             s(ASSISTANT)
         return out
 

@@ -30,36 +30,79 @@ class PieceEncoder:
     def text_ids(self, text: str) -> list[int]:
         return list(self.text_encoder.encode(text, add_special_tokens=False).ids) if text else []
 
-    def encode(self, pieces: list[tuple[str, str]]) -> list[int]:
-        """``pieces``: ``("s", structure_text)`` or ``("c", content_text)``."""
+    def encode(self, pieces: list[tuple[Any, ...]]) -> list[int]:
+        """``pieces``: ``("s", structure_text)``, ``("c", content_text)`` or ``("m", "", i)``
+        (a marker: what follows belongs to message ``i``; markers do not change the ids)."""
+        return self._encode(pieces, False)[0]
+
+    def encode_with_messages(self, pieces: list[tuple[Any, ...]]) -> tuple[list[int], list[int]]:
+        """The ids and, per id, the message it belongs to: the last ``("m", "", i)`` marker before
+        the character the token starts at (0 before any marker; ``-1`` marks template text that
+        belongs to no message, such as the generation prompt)."""
+        ids, owners = self._encode(pieces, True)
+        assert owners is not None
+        return ids, owners
+
+    def _encode(self, pieces: list[tuple[Any, ...]], owners_wanted: bool) -> tuple[list[int], list[int] | None]:
         # Split into text runs and added-token ids; the runs are independent BPE inputs (an
         # added token always splits pre-tokenization), so they are encoded as one batch, which
         # the Rust tokenizer spreads over the machine's cores.
         runs: list[str] = []
-        specials: list[int] = []  # specials[k] follows runs[k]
+        run_owners: list[list[tuple[int, int]]] = []  # per run: (char offset, message) changes
+        specials: list[tuple[int, int]] = []  # (id, message); specials[k] follows runs[k]
         buf: list[str] = []
-        for kind, text in pieces:
+        size = 0
+        owner = 0
+        changes: list[tuple[int, int]] = [(0, 0)]
+        for piece in pieces:
+            kind, text = piece[0], piece[1]
+            if kind == "m":
+                owner = piece[2]  # type: ignore[misc]
+                changes.append((size, owner))
+                continue
             if kind == "c":
                 buf.append(text)
+                size += len(text)
                 continue
             pos = 0
             for m in self._added_re.finditer(text):
                 buf.append(text[pos : m.start()])
                 runs.append("".join(buf))
-                buf = []
-                specials.append(self._ids[m.group(0)])
+                run_owners.append(changes)
+                buf, size, changes = [], 0, [(0, owner)]
+                specials.append((self._ids[m.group(0)], owner))
                 pos = m.end()
             buf.append(text[pos:])
+            size += len(text) - pos
         runs.append("".join(buf))
-        if len(runs) > _BATCH_FROM:
+        run_owners.append(changes)
+        if owners_wanted or len(runs) > _BATCH_FROM:
             nonempty = [r for r in runs if r]
-            encoded = iter(self.text_encoder.encode_batch(nonempty, add_special_tokens=False))
-            run_ids = [next(encoded).ids if r else [] for r in runs]
+            encoded = iter(self.text_encoder.encode_batch(nonempty, add_special_tokens=False) if nonempty else [])
+            encodings = [next(encoded) if r else None for r in runs]
+            run_ids = [e.ids if e is not None else [] for e in encodings]
         else:
+            encodings = []
             run_ids = [self.text_ids(r) for r in runs]
         ids: list[int] = []
-        for k, special in enumerate(specials):
+        owners: list[int] = []
+        for k in range(len(runs)):
             ids += run_ids[k]
-            ids.append(special)
-        ids += run_ids[-1]
-        return ids
+            if owners_wanted:
+                owners += _owners_of(encodings[k], run_owners[k])
+            if k < len(specials):
+                ids.append(specials[k][0])
+                owners.append(specials[k][1])
+        return ids, (owners if owners_wanted else None)
+
+
+def _owners_of(encoding: Any, changes: list[tuple[int, int]]) -> list[int]:
+    if encoding is None:
+        return []
+    out = []
+    j = 0
+    for start, _ in encoding.offsets:
+        while j + 1 < len(changes) and changes[j + 1][0] <= start:
+            j += 1
+        out.append(changes[j][1])
+    return out

@@ -82,6 +82,7 @@ class Llama3Renderer(PieceRenderer):
             if not msgs:
                 raise InvalidMessagesError("Llama 3.1 declares tools in the first user message, and there is none")
             first = msgs.pop(0)
+            out.append(("m", "", len(messages) - len(msgs) - 1))
             s(_header("user"))
             s("Given the following functions, please respond with a JSON for a function call ")
             s("with its proper arguments that best answers the given prompt.\n\n")
@@ -92,6 +93,7 @@ class Llama3Renderer(PieceRenderer):
         offset = len(messages) - len(msgs)
         self._messages(out, msgs, offset)
         if agp:
+            out.append(("m", "", -1))
             s(_header("assistant"))
         return out
 
@@ -110,6 +112,7 @@ class Llama3Renderer(PieceRenderer):
         c = lambda t: out.append(("c", t))  # noqa: E731
         for k, m in enumerate(msgs):
             i = offset + k
+            out.append(("m", "", i))
             if m["role"] == "tool":
                 s(_header("ipython"))
                 c(json.dumps(self._text(m), ensure_ascii=False))
@@ -143,5 +146,6 @@ class Llama3Renderer(PieceRenderer):
             ids.append(self._enc.id("<|eot_id|>"))  # truncated: close the turn as the template would
         out: Pieces = []
         self._messages(out, new_messages, 0)
+        out.append(("m", "", -1))
         out.append(("s", _header("assistant")))
         return ids + self._enc.encode(out)

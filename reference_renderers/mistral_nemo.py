@@ -71,6 +71,7 @@ class MistralNemoRenderer(PieceRenderer):
         users = [m for m in msgs if m["role"] == "user"]
         for k, m in enumerate(msgs):
             i = offset + k
+            out.append(("m", "", i))
             role = m["role"]
             if role == "user":
                 # The template compares whole messages: an earlier message equal to the last user

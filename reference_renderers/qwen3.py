@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from conformance.messages import tool_arguments_value, validate_messages
-from reference_renderers.base import PieceRenderer
+from reference_renderers.base import PieceRenderer, Pieces
 
 __all__ = ["Qwen3Renderer"]
 
@@ -52,10 +52,10 @@ class Qwen3Renderer(PieceRenderer):
         self._im_end = self._enc.id("<|im_end|>")
 
     # ---- rendering ------------------------------------------------------------------------
-    def _pieces(self, messages: Sequence[dict[str, Any]], tools: Any, agp: bool) -> list[tuple[str, str]]:
+    def _pieces(self, messages: Sequence[dict[str, Any]], tools: Any, agp: bool) -> Pieces:
         if messages:
             validate_messages(messages)
-        out: list[tuple[str, str]] = []
+        out: Pieces = []
         s = lambda t: out.append(("s", t))  # noqa: E731
         c = lambda t: out.append(("c", t))  # noqa: E731
         n = len(messages)
@@ -84,6 +84,7 @@ class Qwen3Renderer(PieceRenderer):
                 last_query = i
                 break
         for i, m in enumerate(messages):
+            out.append(("m", "", i))
             role = m["role"]
             content = m["content"] if isinstance(m.get("content"), str) else ""
             if role == "user" or (role == "system" and i > 0):
@@ -101,12 +102,13 @@ class Qwen3Renderer(PieceRenderer):
                 if i == n - 1 or messages[i + 1]["role"] != "tool":
                     s("<|im_end|>\n")
         if agp:
+            out.append(("m", "", -1))
             s("<|im_start|>assistant\n")
             if self.variant == "no_thinking":
                 s("<think>\n\n</think>\n\n")
         return out
 
-    def _assistant(self, out: list[tuple[str, str]], m: dict[str, Any], content: str, i: int, last_query: int, *, is_last: bool) -> None:
+    def _assistant(self, out: Pieces, m: dict[str, Any], content: str, i: int, last_query: int, *, is_last: bool) -> None:
         s = lambda t: out.append(("s", t))  # noqa: E731
         c = lambda t: out.append(("c", t))  # noqa: E731
         rc = m.get("reasoning_content")
@@ -149,11 +151,11 @@ class Qwen3Renderer(PieceRenderer):
         ids = list(prev_prompt) + list(prev_completion)
         if not prev_completion or prev_completion[-1] != self._im_end:
             ids.append(self._im_end)  # truncated: close the turn as the template would
-        pieces: list[tuple[str, str]] = [("s", "\n")]
+        pieces: Pieces = [("s", "\n")]
         # Render the new messages as they follow an assistant turn; a leading system message
         # here is never "first", so it renders as a plain block.
         fake_prev = [{"role": "user", "content": ""}]
         body = self._pieces(fake_prev + list(new_messages), None, True)
-        pieces += body[3:]  # drop the placeholder user block (3 pieces)
+        pieces += [p for p in body if p[0] != "m"][3:]  # drop the placeholder user block (3 pieces)
         return ids + self._enc.encode(pieces)
 

@@ -135,3 +135,12 @@ class IntegersParsedAsFloats(Qwen3Renderer):
         p = super().parse_response(ids)
         p.tool_calls = [{"name": c["name"], "arguments": _floats(c["arguments"])} for c in p.tool_calls]
         return p
+
+
+class ShiftedMessageIndices(Qwen3Renderer):
+    """Attributes every token to the message after the one it belongs to (an off-by-one)."""
+
+    def render(self, messages, *, tools=None, add_generation_prompt=False):
+        out = super().render(messages, tools=tools, add_generation_prompt=add_generation_prompt)
+        out.message_indices = [i + 1 if i >= 0 else i for i in out.message_indices]
+        return out

@@ -31,6 +31,7 @@ MUTANTS = {
                                 "test_generated.py::test_generated_look_alikes_render_as_text"],
     "TrainsOnPrompt": ["test_loss_weights.py::test_supervised_weights_select_the_sampled_tokens"],
     "FalseExtensionClaim": ["test_extension.py::test_claimed_extension_holds"],
+    "ShiftedMessageIndices": ["test_template_parity.py::test_message_attribution_matches_template[basic-single-turn]"],
 }
 
 

@@ -7,6 +7,7 @@ from conformance.suite.support import (
     ids_of,
     prompt_messages,
     refuses_lossy,
+    repro,
     require_case_capabilities,
     skip_template_fact,
 )
@@ -37,3 +38,44 @@ def test_full_conversation_matches_template(conformance_ctx, renderer, case):
     assert_ids_equal(
         conformance_ctx, case, ids_of(g["full"]["tokens"]), got, "full conversation", "renderer.render(messages, tools=tools).ids"
     )
+
+
+def test_message_attribution_matches_template(conformance_ctx, renderer, case):
+    """Where a renderer reports per-token message indices, a token attributed to message ``i``
+    appeared in the template's render when message ``i`` was added (goldens' ``attribution``).
+    Tokens it attributes to no message (-1) are not judged."""
+    require_case_capabilities(conformance_ctx, case)
+    g = conformance_ctx.golden(case)
+    if g["full"].get("error"):
+        skip_template_fact("no full render", g["full"]["error"])
+    att = g["full"]["attribution"]
+    if att.get("error"):
+        skip_template_fact("per-message attribution is not derivable", att["error"])
+    rt = refuses_lossy(g, lambda: renderer.render(case.messages_list(), tools=case.tools_list()))
+    if rt.message_indices is None:
+        import pytest
+
+        from conformance.suite.session import CAPABILITY_SKIP
+
+        pytest.skip(f"{CAPABILITY_SKIP} message attribution (render returns no message_indices)")
+    if list(rt.ids) != ids_of(g["full"]["tokens"]):
+        import pytest
+
+        pytest.skip("ids differ from the template (test_full_conversation_matches_template reports it); attribution is judged on equal ids")
+    expected = [0] * len(rt.ids)
+    for msg, start, end in att["runs"]:
+        expected[start:end] = [msg] * (end - start)
+    got = list(rt.message_indices)
+    bad = [k for k, (e, x) in enumerate(zip(expected, got)) if x >= 0 and x != e]
+    if len(got) != len(rt.ids) or bad:
+        import pytest
+
+        tok = conformance_ctx.tokenizer
+        show = ", ".join(f"{k}:{tok.decode([rt.ids[k]])!r} template {expected[k]} renderer {got[k]}" for k in bad[:6])
+        pytest.fail(
+            f"message attribution differs from the template at {len(bad)} token(s): {show}"
+            + (f" ({len(got)} indices for {len(rt.ids)} ids)" if len(got) != len(rt.ids) else "")
+            + "\n"
+            + repro(conformance_ctx, case, "renderer.render(messages, tools=tools).message_indices"),
+            pytrace=False,
+        )
