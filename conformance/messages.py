@@ -38,8 +38,11 @@ def tool_arguments_value(arguments: Any, *, where: str) -> dict[str, Any]:
     return value
 
 
-def validate_messages(messages: Any) -> None:
-    """Raise :class:`InvalidMessagesError` naming the first bad message index and the problem."""
+def validate_messages(messages: Any, *, roles: Sequence[str] = ROLES) -> None:
+    """Raise :class:`InvalidMessagesError` naming the first bad message index and the problem.
+
+    ``roles``: the roles accepted (a family may add its own, e.g. Llama's ``ipython``, which is
+    then validated like ``tool``)."""
     if not isinstance(messages, Sequence) or isinstance(messages, (str, bytes)):
         raise InvalidMessagesError(f"messages must be a list of dicts, got {type(messages).__name__}")
     if not messages:
@@ -49,10 +52,10 @@ def validate_messages(messages: Any) -> None:
         if not isinstance(m, dict):
             raise InvalidMessagesError(f"{where}: must be a dict, got {type(m).__name__}")
         role = m.get("role")
-        if role not in ROLES:
-            raise InvalidMessagesError(f"{where}: unknown role {role!r} (expected one of {', '.join(ROLES)})")
+        if role not in roles:
+            raise InvalidMessagesError(f"{where}: unknown role {role!r} (expected one of {', '.join(roles)})")
         content = m.get("content")
-        if role in ("system", "user", "tool") and not isinstance(content, str):
+        if role in ("system", "user", "tool", "ipython") and not isinstance(content, str):
             raise InvalidMessagesError(f"{where} ({role}): content must be a string, got {type(content).__name__}")
         if role == "assistant" and content is not None and not isinstance(content, str):
             raise InvalidMessagesError(f"{where} (assistant): content must be a string or None, got {type(content).__name__}")

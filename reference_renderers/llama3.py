@@ -12,8 +12,8 @@ message) and ``tools_in_system``; the date line reads the variant's pinned ``dat
 * other messages: a header with their role and their trimmed content, then ``<|eot_id|>``; an
   assistant tool call (exactly one per message: the template refuses more) is
   ``{"name": ..., "parameters": <arguments tojson>}`` and its text content is dropped; tool results
-  go under an ``ipython`` header as a JSON string (the template's ``is iterable`` test is true for
-  strings).
+  (role ``tool``, or ``ipython`` as the template also accepts) go under an ``ipython`` header as a
+  JSON string (the template's ``is iterable`` test is true for strings).
 
 ``<|eom_id|>`` only closes built-in tool calls (``builtin_tools``), which no registered variant
 uses; both it and ``<|eot_id|>`` are stop ids.
@@ -30,10 +30,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from conformance.errors import InvalidMessagesError
-from conformance.messages import tool_arguments_value, validate_messages
+from conformance.messages import ROLES, tool_arguments_value, validate_messages
 from reference_renderers.base import PieceRenderer, Pieces
 
 __all__ = ["Llama3Renderer"]
+
+# The template also takes tool results under their own header's name.
+_ROLES = (*ROLES, "ipython")
 
 _INSTRUCTIONS = (
     'Respond in the format {"name": function name, "parameters": dictionary of argument name and its value}.'
@@ -60,7 +63,7 @@ class Llama3Renderer(PieceRenderer):
 
     def _pieces(self, messages: Sequence[dict[str, Any]], tools: Any, agp: bool) -> Pieces:
         if messages:
-            validate_messages(messages)
+            validate_messages(messages, roles=_ROLES)
         out: Pieces = []
         s = lambda t: out.append(("s", t))  # noqa: E731
         c = lambda t: out.append(("c", t))  # noqa: E731
@@ -113,7 +116,7 @@ class Llama3Renderer(PieceRenderer):
         for k, m in enumerate(msgs):
             i = offset + k
             out.append(("m", "", i))
-            if m["role"] == "tool":
+            if m["role"] in ("tool", "ipython"):
                 s(_header("ipython"))
                 c(json.dumps(self._text(m), ensure_ascii=False))
                 s("<|eot_id|>")
@@ -140,7 +143,7 @@ class Llama3Renderer(PieceRenderer):
     ) -> list[int] | None:
         if not new_messages or any(m.get("role") == "assistant" for m in new_messages):
             return None  # an assistant message must be sampled, never bridged
-        validate_messages(new_messages)
+        validate_messages(new_messages, roles=_ROLES)
         ids = list(prev_prompt) + list(prev_completion)
         if not prev_completion or prev_completion[-1] not in self._stop_ids:
             ids.append(self._enc.id("<|eot_id|>"))  # truncated: close the turn as the template would

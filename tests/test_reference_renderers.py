@@ -87,3 +87,23 @@ def test_template_refusals_are_errors_not_guesses():
     short_id = {**call, "id": "c1"}
     with pytest.raises(InvalidMessagesError, match="9-character call id"):
         get_renderer("mistralai/Mistral-Nemo-Instruct-2407").render([two_calls[0], {**two_calls[1], "tool_calls": [short_id]}])
+
+
+def test_llama_accepts_the_ipython_role_exactly_as_its_template_renders_it():
+    from conformance.oracle import Oracle
+    from conformance.registry import get_model
+
+    entry = get_model("meta-llama/Llama-3.1-8B-Instruct")
+    call = {"id": "abcdefghi", "type": "function", "function": {"name": "f", "arguments": '{"x": true}'}}
+    msgs = [
+        {"role": "user", "content": "Run f."},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "ipython", "content": '{"ok": 1}'},
+        {"role": "assistant", "content": "Done."},
+    ]
+    oracle = Oracle(entry)
+    for variant in entry.variants.values():
+        r = get_renderer(entry.model_id, variant=variant.name)
+        assert r.render(msgs).ids == oracle.encode(msgs, None, variant, add_generation_prompt=False).ids
+    with pytest.raises(InvalidMessagesError, match="message 2: unknown role 'ipython'"):
+        get_renderer("Qwen/Qwen3-8B").render(msgs)
