@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from reference_renderers.deepseek_v3 import DeepSeekV3Renderer
+from reference_renderers.gpt_oss import GptOssRenderer
 from reference_renderers.llama3 import Llama3Renderer
 from reference_renderers.mistral_nemo import MistralNemoRenderer
 from reference_renderers.qwen3 import Qwen3Renderer
@@ -25,6 +26,7 @@ __all__ = [
     "renderer_names",
     "Qwen3Renderer",
     "DeepSeekV3Renderer",
+    "GptOssRenderer",
     "Llama3Renderer",
     "MistralNemoRenderer",
     "TemplateRenderer",
@@ -32,6 +34,7 @@ __all__ = [
 
 _FACTORIES: dict[str, Callable[..., Any]] = {}
 _DEFAULT_MODEL = {
+    "gpt-oss": "openai/gpt-oss-20b",
     "qwen3": "Qwen/Qwen3-8B",
     "deepseek-v3": "deepseek-ai/DeepSeek-V3",
     "llama3": "meta-llama/Llama-3.1-8B-Instruct",
@@ -69,5 +72,6 @@ def get_renderer(name_or_model_id: str, tokenizer: Any = None, *, variant: str |
 
 register_renderer("qwen3", Qwen3Renderer)
 register_renderer("deepseek-v3", DeepSeekV3Renderer)
+register_renderer("gpt-oss", GptOssRenderer)
 register_renderer("llama3", Llama3Renderer)
 register_renderer("mistral-nemo", MistralNemoRenderer)

@@ -14,6 +14,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 RUNS = [("reference_renderers:Qwen3Renderer", "Qwen/Qwen3-8B", v) for v in ("thinking", "no_thinking")]
 RUNS += [("reference_renderers:DeepSeekV3Renderer", "deepseek-ai/DeepSeek-V3", "default")]
+RUNS += [("reference_renderers:GptOssRenderer", "openai/gpt-oss-20b", v) for v in ("reasoning_low", "reasoning_medium", "reasoning_high")]
 RUNS += [("reference_renderers:MistralNemoRenderer", "mistralai/Mistral-Nemo-Instruct-2407", "default")]
 RUNS += [("reference_renderers:Llama3Renderer", "meta-llama/Llama-3.1-8B-Instruct", v) for v in ("default", "tools_in_system")]
 RUNS += [("reference_renderers:TemplateRenderer", e.model_id, v) for e in load_registry().values() for v in e.variants]
@@ -27,8 +28,19 @@ def test_reference_renderer_is_certified(pytester, spec, model, variant):
     empty.write_text("")
     report = pytester.path / "report.json"
     result = pytester.runpytest_subprocess(
-        "--renderer", spec, "--model", model, "--conformance-variant", variant,
-        "--conformance-xfails", str(empty), "--conformance-report", str(report), "-q", "-p", "no:cacheprovider",
+        "--renderer",
+        spec,
+        "--model",
+        model,
+        "--conformance-variant",
+        variant,
+        "--conformance-xfails",
+        str(empty),
+        "--conformance-report",
+        str(report),
+        "-q",
+        "-p",
+        "no:cacheprovider",
     )
     data = json.loads(report.read_text())
     failing = [t["nodeid"] for t in data["tests"] if t["outcome"] in ("failed", "error", "xpassed")]
