@@ -15,8 +15,9 @@ message) and ``tools_in_system``; the date line reads the variant's pinned ``dat
   (role ``tool``, or ``ipython`` as the template also accepts) go under an ``ipython`` header as a
   JSON string (the template's ``is iterable`` test is true for strings).
 
-``<|eom_id|>`` only closes built-in tool calls (``builtin_tools``), which no registered variant
-uses; both it and ``<|eot_id|>`` are stop ids.
+Variant ``builtin_tools`` (the template's ipython mode): the system block lists the built-in tools,
+a call to one of them is ``<|python_tag|>name.call(k="v", ...)``, and every tool call ends with
+``<|eom_id|>`` (the model waits for the result) instead of ``<|eot_id|>``; both are stop ids.
 
 Extension property: **yes**: history renders the same once more messages follow (verified over
 every multi-turn case). Bridge: the new messages are rendered after the sampled tokens, closing a
@@ -60,6 +61,7 @@ class Llama3Renderer(PieceRenderer):
         kwargs = get_model(model_id).variant(self.variant).template_kwargs
         self._date = kwargs.get("date_string", "26 Jul 2024")
         self._tools_in_user = kwargs.get("tools_in_user_message", True)
+        self._builtin = kwargs.get("builtin_tools")  # None: the template's "builtin_tools is not defined"
 
     def _pieces(self, messages: Sequence[dict[str, Any]], tools: Any, agp: bool) -> Pieces:
         if messages:
@@ -72,8 +74,10 @@ class Llama3Renderer(PieceRenderer):
         if msgs and msgs[0]["role"] == "system":
             system = msgs.pop(0)["content"].strip()
         s("<|begin_of_text|>" + _header("system"))
-        if tools is not None:
+        if tools is not None or self._builtin is not None:
             s("Environment: ipython\n")
+        if self._builtin is not None:
+            s("Tools: " + ", ".join(t for t in self._builtin if t != "code_interpreter") + "\n\n")
         s(f"Cutting Knowledge Date: December 2023\nToday Date: {self._date}\n\n")
         if tools is not None and not self._tools_in_user:
             s("You have access to the following functions. To call a function, please respond with JSON for a function call.")
@@ -128,11 +132,21 @@ class Llama3Renderer(PieceRenderer):
                     )
                 fn = calls[0]["function"]
                 args = tool_arguments_value(fn["arguments"], where=f"message {i} tool_calls[0]")
-                s(_header("assistant") + '{"name": "')
-                c(fn["name"])
-                s('", "parameters": ')
-                c(json.dumps(args, ensure_ascii=False))
-                s("}<|eot_id|>")
+                s(_header("assistant"))
+                if self._builtin is not None and fn["name"] in self._builtin:
+                    bad = [k for k, v in args.items() if not isinstance(v, str)]
+                    if bad:
+                        raise InvalidMessagesError(f"message {i} tool_calls[0]: built-in tool arguments must be strings ({', '.join(bad)})")
+                    s("<|python_tag|>")
+                    c(fn["name"] + ".call(" + ", ".join(f'{k}="{v}"' for k, v in args.items()) + ")")
+                else:
+                    s('{"name": "')
+                    c(fn["name"])
+                    s('", "parameters": ')
+                    c(json.dumps(args, ensure_ascii=False))
+                    s("}")
+                # With built-in tools the model is in ipython mode: a call waits for its result.
+                s("<|eom_id|>" if self._builtin is not None else "<|eot_id|>")
             else:
                 s(_header(m["role"]))
                 c(self._text(m).strip())
@@ -146,7 +160,10 @@ class Llama3Renderer(PieceRenderer):
         validate_messages(new_messages, roles=_ROLES)
         ids = list(prev_prompt) + list(prev_completion)
         if not prev_completion or prev_completion[-1] not in self._stop_ids:
-            ids.append(self._enc.id("<|eot_id|>"))  # truncated: close the turn as the template would
+            # Truncated: close the turn as the template would (a call in ipython mode with eom).
+            text = self.tokenizer.decode(list(prev_completion), skip_special_tokens=False).lstrip()
+            is_call = text.startswith(("<|python_tag|>", '{"name": "'))
+            ids.append(self._enc.id("<|eom_id|>" if is_call and self._builtin is not None else "<|eot_id|>"))
         out: Pieces = []
         self._messages(out, new_messages, 0)
         out.append(("m", "", -1))

@@ -57,7 +57,15 @@ def parse_qwen3(text: str, term: Termination) -> ParsedResponse:
     return ParsedResponse(content=text, reasoning_content=reasoning, tool_calls=calls, termination=term)
 
 
+_PYTHON_TAG_CALL = re.compile(r'<\|python_tag\|>\s*([\w.-]+)\.call\((.*)\)\s*$', re.DOTALL)
+_CALL_ARG = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
 def parse_llama3(text: str, term: Termination) -> ParsedResponse:
+    m = _PYTHON_TAG_CALL.match(text.strip())
+    if m:  # a built-in tool call: name.call(k="v", ...)
+        args = dict(_CALL_ARG.findall(m.group(2)))
+        return ParsedResponse(tool_calls=[{"name": m.group(1), "arguments": args}], termination=term)
     obj = _json_object(text.strip()) if text.lstrip().startswith("{") else None
     if obj is not None and isinstance(obj.get("name"), str) and isinstance(obj.get("parameters"), dict):
         return ParsedResponse(tool_calls=[{"name": obj["name"], "arguments": obj["parameters"]}], termination=term)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.registry import load_registry
+from conformance.registry import get_model, load_registry
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -16,7 +16,10 @@ RUNS = [("reference_renderers:Qwen3Renderer", "Qwen/Qwen3-8B", v) for v in ("thi
 RUNS += [("reference_renderers:DeepSeekV3Renderer", "deepseek-ai/DeepSeek-V3", "default")]
 RUNS += [("reference_renderers:GptOssRenderer", "openai/gpt-oss-20b", v) for v in ("reasoning_low", "reasoning_medium", "reasoning_high")]
 RUNS += [("reference_renderers:MistralNemoRenderer", "mistralai/Mistral-Nemo-Instruct-2407", "default")]
-RUNS += [("reference_renderers:Llama3Renderer", "meta-llama/Llama-3.1-8B-Instruct", v) for v in ("default", "tools_in_system")]
+RUNS += [
+    ("reference_renderers:Llama3Renderer", "meta-llama/Llama-3.1-8B-Instruct", v)
+    for v in get_model("meta-llama/Llama-3.1-8B-Instruct").variants
+]
 RUNS += [("reference_renderers:TemplateRenderer", e.model_id, v) for e in load_registry().values() for v in e.variants]
 
 
