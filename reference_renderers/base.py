@@ -2,7 +2,9 @@
 
 A subclass sets ``family`` and ``has_extension_property`` and writes ``_pieces(messages, tools,
 add_generation_prompt)``: the render as ``("s", structure)`` / ``("c", content)`` pieces, from
-the template's behaviour (never by calling it). This class turns pieces into ids under the
+the template's behaviour (never by calling it). User, system and tool text is ``c`` (always encoded
+as text: the injection standard); assistant text is ``s``, as the template's own render and the
+sampler have it (a spelled ``<tool_response>`` there is the token). This class turns pieces into ids under the
 injection standard, builds supervised examples, parses completions, gives stop ids from the
 registry, and pickles by reference (model id + variant: a small pickle that a spawned worker
 rebuilds from the vendored snapshot).

@@ -73,7 +73,7 @@ class DeepSeekV3Renderer(PieceRenderer):
             elif role == "assistant":
                 s(OUTPUTS_END if in_tool else ASSISTANT)
                 in_tool = False
-                c(m.get("content") or "")
+                s(m.get("content") or "")
                 s(EOS)
             elif role == "tool":
                 in_tool = True

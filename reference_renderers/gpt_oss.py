@@ -196,27 +196,27 @@ class GptOssRenderer(PieceRenderer):
                     analysis = content or thinking
                     if analysis and not later_final:
                         s("<|start|>assistant<|channel|>analysis<|message|>")
-                        c(analysis)
+                        s(analysis)
                         s("<|end|>")
                     fn = m["tool_calls"][0]["function"]
                     args = tool_arguments_value(fn["arguments"], where=f"message {i} tool_calls[0]")
                     s("<|start|>assistant to=")
-                    c(f"functions.{fn['name']}")
+                    s(f"functions.{fn['name']}")
                     s("<|channel|>commentary json<|message|>")
-                    c(_dumps(args))
+                    s(_dumps(args))
                     s("<|call|>")
                     last_call = fn["name"]
                 elif k == len(msgs) - 1 and not agp:
                     if thinking is not None:
                         s("<|start|>assistant<|channel|>analysis<|message|>")
-                        c(thinking)
+                        s(thinking)
                         s("<|end|>")
                     s("<|start|>assistant<|channel|>final<|message|>")
-                    c(content)
+                    s(content)
                     s("<|return|>")
                 else:
                     s("<|start|>assistant<|channel|>final<|message|>")
-                    c(content)
+                    s(content)
                     s("<|end|>")
                     last_call = None
             # later system messages: the template has no branch for them (not rendered)

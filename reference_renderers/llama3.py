@@ -138,18 +138,19 @@ class Llama3Renderer(PieceRenderer):
                     if bad:
                         raise InvalidMessagesError(f"message {i} tool_calls[0]: built-in tool arguments must be strings ({', '.join(bad)})")
                     s("<|python_tag|>")
-                    c(fn["name"] + ".call(" + ", ".join(f'{k}="{v}"' for k, v in args.items()) + ")")
+                    s(fn["name"] + ".call(" + ", ".join(f'{k}="{v}"' for k, v in args.items()) + ")")
                 else:
                     s('{"name": "')
-                    c(fn["name"])
+                    s(fn["name"])
                     s('", "parameters": ')
-                    c(json.dumps(args, ensure_ascii=False))
+                    s(json.dumps(args, ensure_ascii=False))
                     s("}")
                 # With built-in tools the model is in ipython mode: a call waits for its result.
                 s("<|eom_id|>" if self._builtin is not None else "<|eot_id|>")
             else:
                 s(_header(m["role"]))
-                c(self._text(m).strip())
+                # Assistant text is written as the template writes it: spelled tokens are tokens.
+                (s if m["role"] == "assistant" else c)(self._text(m).strip())
                 s("<|eot_id|>")
 
     def bridge_to_next_turn(

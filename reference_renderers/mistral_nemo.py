@@ -94,11 +94,11 @@ class MistralNemoRenderer(PieceRenderer):
                         )
                     fn = call["function"]
                     args = tool_arguments_value(fn["arguments"], where=f"message {i} tool_calls[{j}]")
-                    c(json.dumps({"name": fn["name"], "arguments": args}, ensure_ascii=False)[:-1])
+                    s(json.dumps({"name": fn["name"], "arguments": args}, ensure_ascii=False)[:-1])
                     s(f', "id": "{call_id}"}}')
                     s(", " if j < len(m["tool_calls"]) - 1 else "]</s>")
             elif role == "assistant":
-                c(m.get("content") or "")
+                s(m.get("content") or "")
                 s("</s>")
             elif role == "tool":
                 call_id = m.get("tool_call_id")

@@ -109,8 +109,9 @@ class Qwen3Renderer(PieceRenderer):
         return out
 
     def _assistant(self, out: Pieces, m: dict[str, Any], content: str, i: int, last_query: int, *, is_last: bool) -> None:
+        # Assistant text goes in as structure: the template's render (and the sampler) has any
+        # spelled token as the token itself.
         s = lambda t: out.append(("s", t))  # noqa: E731
-        c = lambda t: out.append(("c", t))  # noqa: E731
         rc = m.get("reasoning_content")
         reasoning = rc if isinstance(rc, str) else ""
         if not isinstance(rc, str) and "</think>" in content:
@@ -119,12 +120,12 @@ class Qwen3Renderer(PieceRenderer):
             content = content.split("</think>")[-1].lstrip("\n")
         if i > last_query and (is_last or reasoning):
             s("<|im_start|>assistant\n<think>\n")
-            c(reasoning.strip("\n"))
+            s(reasoning.strip("\n"))
             s("\n</think>\n\n")
-            c(content.lstrip("\n"))
+            s(content.lstrip("\n"))
         else:
             s("<|im_start|>assistant\n")
-            c(content)
+            s(content)
         for j, call in enumerate(m.get("tool_calls") or []):
             if j > 0 or content:
                 s("\n")
@@ -133,9 +134,9 @@ class Qwen3Renderer(PieceRenderer):
             # so a JSON string is parsed and re-serialized the way the template's tojson does.
             args_text = self._serialize_arguments(tool_arguments_value(fn["arguments"], where=f"message {i} tool_calls[{j}]"))
             s('<tool_call>\n{"name": "')
-            c(fn["name"])
+            s(fn["name"])
             s('", "arguments": ')
-            c(args_text)
+            s(args_text)
             s("}\n</tool_call>")
         s("<|im_end|>\n")
 
