@@ -80,7 +80,11 @@ class PieceRenderer:
         if entry.family != self.family:
             raise ValueError(f"{type(self).__name__} serves the {self.family} family, not {model_id} ({entry.family})")
         self.model_id = model_id
-        self.variant = entry.variant(variant or next(iter(entry.variants))).name
+        self.entry = entry
+        v = entry.variant(variant or next(iter(entry.variants)))
+        self.variant = v.name
+        # What this variant passes the template (date_string, reasoning_effort, ...): subclasses read it here.
+        self.template_kwargs = dict(v.template_kwargs)
         snap = entry.snapshot()
         self.tokenizer = tokenizer if tokenizer is not None else load_tokenizer(snap)
         self._enc = PieceEncoder(self.tokenizer, load_text_encoder(snap))
@@ -106,7 +110,8 @@ class PieceRenderer:
     def build_supervised_example(
         self, messages: Sequence[dict[str, Any]], *, tools: Any = None, train_on: str = "last_assistant_message"
     ) -> SupervisedExample:
-        ids = self.render(messages, tools=tools).ids
+        # The ids alone: message attribution (what render() adds) is not needed for training.
+        ids = self._enc.encode(self._pieces(messages, tools, False))
         return supervised_example(
             messages,
             ids,

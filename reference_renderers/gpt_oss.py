@@ -125,11 +125,8 @@ class GptOssRenderer(PieceRenderer):
 
     def __init__(self, tokenizer: Any = None, *, model_id: str = "openai/gpt-oss-20b", variant: str | None = None):
         super().__init__(tokenizer, model_id=model_id, variant=variant)
-        from conformance.registry import get_model
-
-        entry = get_model(model_id)
-        self._effort = entry.variant(self.variant).template_kwargs.get("reasoning_effort", "medium")
-        self._date = entry.pinned_date
+        self._effort = self.template_kwargs.get("reasoning_effort", "medium")
+        self._date = self.entry.pinned_date
 
     def _pieces(self, messages: Sequence[dict[str, Any]], tools: Any, agp: bool) -> Pieces:
         if messages:

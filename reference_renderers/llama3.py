@@ -56,9 +56,7 @@ class Llama3Renderer(PieceRenderer):
 
     def __init__(self, tokenizer: Any = None, *, model_id: str = "meta-llama/Llama-3.1-8B-Instruct", variant: str | None = None):
         super().__init__(tokenizer, model_id=model_id, variant=variant)
-        from conformance.registry import get_model
-
-        kwargs = get_model(model_id).variant(self.variant).template_kwargs
+        kwargs = self.template_kwargs
         self._date = kwargs.get("date_string", "26 Jul 2024")
         self._tools_in_user = kwargs.get("tools_in_user_message", True)
         self._builtin = kwargs.get("builtin_tools")  # None: the template's "builtin_tools is not defined"
