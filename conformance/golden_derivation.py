@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from conformance.cases import Case
+from conformance.message_spans import attribution_runs, body_span
 from conformance.messages import normalize_tool_calls
 from conformance.oracle import Encoded, Oracle, TemplateRenderError
 from conformance.registry import Variant
@@ -17,7 +18,7 @@ from conformance.registry import Variant
 __all__ = ["GOLDEN_SCHEMA_VERSION", "derive_golden", "TRAIN_ON_CHOICES"]
 
 GOLDEN_SCHEMA_VERSION = 1
-TRAIN_ON_CHOICES = ("last_assistant_message", "last_assistant_turn", "all_assistant_messages", "all_tokens")
+TRAIN_ON_CHOICES = ("last_assistant_message", "last_assistant_turn", "all_assistant_messages", "all_messages", "all_tokens")
 
 
 def _first_divergence(a: list[int], b: list[int]) -> int:
@@ -205,7 +206,7 @@ def _derive(oracle: Oracle, variant: Variant, case: Case, minimal: bool) -> dict
                     f"the final assistant message spells template tokens {spelled}: its parse is ambiguous"
                 )
     if not minimal:
-        rec["weights"] = _weights(oracle, case, variant, full.ids, rec["completion"])
+        rec["weights"] = _weights(oracle, case, variant, full.ids, rec["completion"], rec["full"]["attribution"])
     return rec
 
 
@@ -220,7 +221,9 @@ def _with_second_oracle(oracle: Oracle, variant: Variant, case: Case, rec: dict[
     return rec
 
 
-def _weights(oracle: Oracle, case: Case, variant: Variant, full_ids: list[int], completion: dict[str, Any]) -> dict[str, Any]:
+def _weights(
+    oracle: Oracle, case: Case, variant: Variant, full_ids: list[int], completion: dict[str, Any], attribution: dict[str, Any]
+) -> dict[str, Any]:
     """Spans of ``full`` a supervised example trains on (weight 1); all other tokens weigh 0.
 
     A span runs from the end of that assistant message's generation prompt through its
@@ -231,10 +234,10 @@ def _weights(oracle: Oracle, case: Case, variant: Variant, full_ids: list[int], 
     * ``last_assistant_turn``: every assistant message after the last user message (a tool loop:
       its calls and final answer; the tool results between them weigh 0);
     * ``all_assistant_messages``: every assistant message;
+    * ``all_messages``: every assistant message's span as above, and the body of every other
+      message (its content through its end-of-turn token, not its role header; found by a probe
+      render, see :mod:`conformance.message_spans`), in token order;
     * ``all_tokens``: the whole render.
-
-    tinker-cookbook's ``all_messages`` (each message's text after its role header) is not
-    derivable from a template, which has a generation prompt for the assistant role only.
     """
     out: dict[str, Any] = {}
     if completion.get("error"):
@@ -259,8 +262,34 @@ def _weights(oracle: Oracle, case: Case, variant: Variant, full_ids: list[int], 
     for choice, ks in (("all_assistant_messages", list(spans)), ("last_assistant_turn", [k for k in spans if k > last_user])):
         errors = [spans[k] for k in ks if isinstance(spans[k], str)]
         out[choice] = {"error": errors[0]} if errors else {"error": None, "spans": [spans[k] for k in ks]}
+    out["all_messages"] = _all_messages(oracle, case, variant, full_ids, spans, attribution)
     out["all_tokens"] = {"error": None, "spans": [[0, len(full_ids)]]}
-    return out
+    return {c: out[c] for c in TRAIN_ON_CHOICES}
+
+
+def _all_messages(
+    oracle: Oracle, case: Case, variant: Variant, full_ids: list[int], assistant_spans: dict[int, Any], attribution: dict[str, Any]
+) -> dict[str, Any]:
+    errors = [s for s in assistant_spans.values() if isinstance(s, str)]
+    if errors:
+        return {"error": errors[0]}
+    if attribution.get("error"):
+        return {"error": f"no token belongs to one message alone: {attribution['error']}"}
+    msgs = case.messages_list()
+    tools = case.tools_list()
+    runs = {m: (s, e) for m, s, e in attribution["runs"]}
+    found: list[list[int]] = [list(s) for s in assistant_spans.values()]
+    for k, m in enumerate(msgs):
+        if m["role"] == "assistant":
+            continue
+        if k not in runs:
+            return {"error": f"message {k} adds no tokens of its own to the render"}
+        span = body_span(msgs, k, full_ids, runs[k], lambda p: oracle.encode(p, tools, variant, add_generation_prompt=False).ids,
+                         oracle.stop_ids)
+        if isinstance(span, str):
+            return {"error": span}
+        found.append(list(span))
+    return {"error": None, "spans": sorted(found)}
 
 
 def _attribution(oracle: Oracle, case: Case, variant: Variant, full_ids: list[int]) -> dict[str, Any]:
@@ -268,18 +297,5 @@ def _attribution(oracle: Oracle, case: Case, variant: Variant, full_ids: list[in
     ``i`` was added. Derivable only when each prefix render is a token prefix of the next."""
     msgs = case.messages_list()
     tools = case.tools_list()
-    runs, prev = [], 0
-    for k in range(1, len(msgs) + 1):
-        try:
-            ids = full_ids if k == len(msgs) else oracle.encode(msgs[:k], tools, variant, add_generation_prompt=False).ids
-        except TemplateRenderError as e:
-            return {"error": f"messages[:{k}] cannot be rendered alone: {e}"}
-        if not _is_prefix(ids, full_ids):
-            d = _first_divergence(ids, full_ids)
-            return {"error": f"render of messages[:{k}] is not a token prefix of the full render (diverges at token {d})"}
-        if len(ids) < prev:
-            return {"error": f"render of messages[:{k}] is shorter than messages[:{k - 1}]"}
-        if len(ids) > prev:
-            runs.append([k - 1, prev, len(ids)])
-        prev = len(ids)
-    return {"error": None, "runs": runs}
+    runs = attribution_runs(len(msgs), full_ids, lambda k: oracle.encode(msgs[:k], tools, variant, add_generation_prompt=False).ids)
+    return {"error": runs} if isinstance(runs, str) else {"error": None, "runs": runs}

@@ -34,7 +34,7 @@ from conformance.snapshots import Snapshot, load_text_encoder, load_tokenizer
 
 __all__ = ["GENERATOR_VERSION", "Oracle", "TemplateRenderError"]
 
-GENERATOR_VERSION = "3"  # 2: second_oracle (openai-harmony) records; 3: last_assistant_turn, all_tokens weights
+GENERATOR_VERSION = "4"  # 2: second_oracle (openai-harmony) records; 3: last_assistant_turn, all_tokens weights; 4: all_messages
 _SENTINEL_OPEN, _SENTINEL_CLOSE = "\ue000", "\ue001"  # private use: never in real text
 _CONTENT_ROLES = ("system", "user", "tool")
 

@@ -25,7 +25,7 @@ __all__ = [
 Message = dict[str, Any]
 
 #: Train-on choices the suite knows how to derive from the oracle.
-TRAIN_ON = ("last_assistant_message", "last_assistant_turn", "all_assistant_messages", "all_tokens")
+TRAIN_ON = ("last_assistant_message", "last_assistant_turn", "all_assistant_messages", "all_messages", "all_tokens")
 
 
 class Termination(str, enum.Enum):
@@ -85,7 +85,10 @@ class Renderer(Protocol):
       (from the end of their generation prompt through the end-of-turn token), 0 elsewhere
       (*loss weights*). ``train_on`` is one of ``capabilities.train_on``: ``last_assistant_message``,
       ``last_assistant_turn`` (every assistant message after the last user message; tool results
-      between them weigh 0), ``all_assistant_messages``, or ``all_tokens`` (weight 1 everywhere).
+      between them weigh 0), ``all_assistant_messages``, ``all_messages`` (every assistant message
+      as above plus the body of every other message: its content through its end-of-turn token,
+      never its role header; see :mod:`conformance.message_spans`), or ``all_tokens`` (weight 1
+      everywhere).
     * ``parse_response(ids)`` turns sampled ids back into content, reasoning and tool calls (tool
       arguments as JSON values: ``true`` stays ``True``, ``1.0`` stays ``1.0``), and says how the
       sample ended: ``STOP_SEQUENCE`` only if it ends with a stop id; a completion cut before its

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from conformance.errors import InvalidMessagesError
+from conformance.message_spans import body_span, runs_from_owners
 from conformance.protocol import Capabilities, ParsedResponse, RenderedTokens, SupervisedExample
 from reference_renderers.encoding import PieceEncoder
 from reference_renderers.parsers import parse_with
@@ -33,13 +34,17 @@ def supervised_example(
     choices: Sequence[str],
     prompt_before: Callable[[int], list[int]],
     stop_ids: Sequence[int],
+    message_runs: Callable[[], dict[int, tuple[int, int]] | str] | None = None,
+    render_full: Callable[[list[dict[str, Any]]], list[int]] | None = None,
 ) -> SupervisedExample:
     """Weights over ``ids`` (the full render) for ``train_on`` (see ``conformance.protocol.TRAIN_ON``).
 
     Each trained assistant message ``k`` contributes the tokens the model samples for it: from the
     end of its generation prompt (``prompt_before(k)``, which must be a prefix of ``ids``) through
     the first stop id after it. Everything else weighs 0, including template text after the last
-    stop id (Qwen's trailing newline), which stays in the example."""
+    stop id (Qwen's trailing newline), which stays in the example. ``all_messages`` adds the body
+    of every other message (``conformance.message_spans.body_span``), from ``message_runs()`` (each
+    message's token extent in ``ids``) and ``render_full`` (the render of edited messages)."""
     if train_on not in choices:
         raise ValueError(f"train_on must be one of {', '.join(choices)}, not {train_on!r}")
     if train_on == "all_tokens":
@@ -52,6 +57,9 @@ def supervised_example(
         last_user = max((i for i, m in enumerate(messages) if m["role"] == "user"), default=-1)
         targets = [i for i in targets if i > last_user]
     stops = set(stop_ids)
+    if train_on == "all_messages":
+        for start, end in _bodies(messages, ids, stop_ids, message_runs, render_full):
+            weights[start:end] = [1.0] * (end - start)
     for k in targets:
         prompt = prompt_before(k)
         if ids[: len(prompt)] != prompt:
@@ -65,6 +73,31 @@ def supervised_example(
         for t in range(len(prompt), j + 1):
             weights[t] = 1.0
     return SupervisedExample(ids, weights)
+
+
+def _bodies(
+    messages: Sequence[dict[str, Any]],
+    ids: list[int],
+    stop_ids: Sequence[int],
+    message_runs: Callable[[], dict[int, tuple[int, int]] | str] | None,
+    render_full: Callable[[list[dict[str, Any]]], list[int]] | None,
+) -> list[tuple[int, int]]:
+    if message_runs is None or render_full is None:
+        raise ValueError("all_messages needs message_runs and render_full")
+    runs = message_runs()
+    if isinstance(runs, str):
+        raise InvalidMessagesError(f"all_messages: no token belongs to one message alone: {runs}")
+    out = []
+    for k, m in enumerate(messages):
+        if m["role"] == "assistant":
+            continue
+        if k not in runs:
+            raise InvalidMessagesError(f"message {k}: adds no tokens of its own to the render, so all_messages cannot weigh it")
+        span = body_span(messages, k, ids, runs[k], render_full, stop_ids)
+        if isinstance(span, str):
+            raise InvalidMessagesError(f"all_messages: {span}")
+        out.append(span)
+    return out
 
 
 class PieceRenderer:
@@ -110,7 +143,7 @@ class PieceRenderer:
     def build_supervised_example(
         self, messages: Sequence[dict[str, Any]], *, tools: Any = None, train_on: str = "last_assistant_message"
     ) -> SupervisedExample:
-        # The ids alone: message attribution (what render() adds) is not needed for training.
+        # The ids alone: message attribution (what render() adds) is needed only for all_messages.
         ids = self._enc.encode(self._pieces(messages, tools, False))
         return supervised_example(
             messages,
@@ -119,6 +152,8 @@ class PieceRenderer:
             self.capabilities.train_on,
             lambda k: self.build_generation_prompt(messages[:k], tools=tools),
             self._stop_ids,
+            message_runs=lambda: runs_from_owners(self.render(messages, tools=tools).message_indices or []),
+            render_full=lambda edited: self._enc.encode(self._pieces(edited, tools, False)),
         )
 
     def parse_response(self, ids: Sequence[int]) -> ParsedResponse:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from conformance.errors import InvalidMessagesError
+from conformance.message_spans import attribution_runs
 from conformance.messages import validate_messages
 from conformance.protocol import Capabilities, ParsedResponse, RenderedTokens, SupervisedExample
 from reference_renderers.base import supervised_example
@@ -62,8 +63,14 @@ class TemplateRenderer:
     def build_supervised_example(self, messages: Sequence[dict[str, Any]], *, tools: Any = None,
                                  train_on: str = "last_assistant_message") -> SupervisedExample:
         ids = self._encode(messages, tools, False)
+
+        def runs() -> dict[int, tuple[int, int]] | str:
+            found = attribution_runs(len(messages), ids, lambda k: self._encode(messages[:k], tools, False))
+            return found if isinstance(found, str) else {m: (s, e) for m, s, e in found}
+
         return supervised_example(
-            messages, ids, train_on, self.capabilities.train_on, lambda k: self._encode(messages[:k], tools, True), self.stop_token_ids()
+            messages, ids, train_on, self.capabilities.train_on, lambda k: self._encode(messages[:k], tools, True), self.stop_token_ids(),
+            message_runs=runs, render_full=lambda edited: self._encode(edited, tools, False),
         )
 
     def parse_response(self, ids: Sequence[int]) -> ParsedResponse:

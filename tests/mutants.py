@@ -105,12 +105,24 @@ class TrainsOnPrompt(Qwen3Renderer):
         return ex
 
 
+class TrainsOnRoleHeaders(Qwen3Renderer):
+    """For ``all_messages``, also trains on the role headers of user and system messages
+    (``<|im_start|>user\n``): the model would learn to produce the other side's turns."""
+
+    def build_supervised_example(self, messages, *, tools=None, train_on="last_assistant_message"):
+        ex = super().build_supervised_example(messages, tools=tools, train_on=train_on)
+        if train_on == "all_messages":
+            start = self._enc.id("<|im_start|>")
+            for i, t in enumerate(ex.ids):
+                if t == start and self.tokenizer.decode(ex.ids[i + 1 : i + 2]) in ("user", "system"):
+                    ex.weights[i : i + 3] = [1.0] * len(ex.weights[i : i + 3])
+        return ex
+
+
 class FalseExtensionClaim(Qwen3Renderer):
     """Claims the extension property, which Qwen3's template does not have."""
 
     has_extension_property = True
-
-
 
 
 class AsciiEscapedArguments(Qwen3Renderer):

@@ -30,6 +30,9 @@ MUTANTS = {
     "SpecialTokensInUserText": ["test_injection.py::test_look_alike_text_never_becomes_a_special_token[inject-chatml-user-prompt]",
                                 "test_generated.py::test_generated_look_alikes_render_as_text"],
     "TrainsOnPrompt": ["test_loss_weights.py::test_supervised_weights_select_the_sampled_tokens"],
+    "TrainsOnRoleHeaders": [
+        "test_loss_weights.py::test_supervised_weights_select_the_sampled_tokens[basic-system-single-turn-all_messages]"
+    ],
     "FalseExtensionClaim": ["test_extension.py::test_claimed_extension_holds"],
     "ShiftedMessageIndices": ["test_template_parity.py::test_message_attribution_matches_template[basic-single-turn]"],
 }

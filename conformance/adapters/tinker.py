@@ -24,6 +24,7 @@ _TRAIN_ON = {
     "last_assistant_message": "LAST_ASSISTANT_MESSAGE",
     "last_assistant_turn": "LAST_ASSISTANT_TURN",
     "all_assistant_messages": "ALL_ASSISTANT_MESSAGES",
+    "all_messages": "ALL_MESSAGES",
     "all_tokens": "ALL_TOKENS",
 }
 
