@@ -14,10 +14,13 @@ from collections.abc import Callable
 from typing import Any
 
 from reference_renderers.deepseek_v3 import DeepSeekV3Renderer
+from reference_renderers.deepseek_v31 import DeepSeekV31Renderer
 from reference_renderers.gpt_oss import GptOssRenderer
 from reference_renderers.llama3 import Llama3Renderer
 from reference_renderers.mistral_nemo import MistralNemoRenderer
+from reference_renderers.nemotron3 import Nemotron3Renderer
 from reference_renderers.qwen3 import Qwen3Renderer
+from reference_renderers.qwen35 import Qwen35Renderer
 from reference_renderers.template import TemplateRenderer
 
 __all__ = [
@@ -25,10 +28,13 @@ __all__ = [
     "register_renderer",
     "renderer_names",
     "Qwen3Renderer",
+    "Qwen35Renderer",
     "DeepSeekV3Renderer",
+    "DeepSeekV31Renderer",
     "GptOssRenderer",
     "Llama3Renderer",
     "MistralNemoRenderer",
+    "Nemotron3Renderer",
     "TemplateRenderer",
 ]
 
@@ -36,9 +42,12 @@ _FACTORIES: dict[str, Callable[..., Any]] = {}
 _DEFAULT_MODEL = {
     "gpt-oss": "openai/gpt-oss-20b",
     "qwen3": "Qwen/Qwen3-8B",
+    "qwen3.5": "Qwen/Qwen3.5-9B",
     "deepseek-v3": "deepseek-ai/DeepSeek-V3",
+    "deepseek-v3.1": "deepseek-ai/DeepSeek-V3.1",
     "llama3": "meta-llama/Llama-3.1-8B-Instruct",
     "mistral-nemo": "mistralai/Mistral-Nemo-Instruct-2407",
+    "nemotron3": "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16",
 }
 
 
@@ -71,7 +80,10 @@ def get_renderer(name_or_model_id: str, tokenizer: Any = None, *, variant: str |
 
 
 register_renderer("qwen3", Qwen3Renderer)
+register_renderer("qwen3.5", Qwen35Renderer)
 register_renderer("deepseek-v3", DeepSeekV3Renderer)
+register_renderer("deepseek-v3.1", DeepSeekV31Renderer)
 register_renderer("gpt-oss", GptOssRenderer)
 register_renderer("llama3", Llama3Renderer)
 register_renderer("mistral-nemo", MistralNemoRenderer)
+register_renderer("nemotron3", Nemotron3Renderer)

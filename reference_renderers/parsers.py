@@ -104,6 +104,71 @@ def parse_gpt_oss(text: str, term: Termination) -> ParsedResponse:
     return out
 
 
+_XML_CALL = re.compile(r"<tool_call>\n<function=([^>\n]*)>\n(.*?)</function>\n</tool_call>", re.DOTALL)
+_XML_PARAM = re.compile(r"<parameter=([^>\n]*)>\n(.*?)\n</parameter>\n", re.DOTALL)
+# Qwen3.5's template writes a non-container argument with Jinja's ``string`` filter: Python spellings.
+_PY_LITERALS = {"True": True, "False": False, "None": None}
+
+
+def _xml_value(text: str) -> Any:
+    """A parameter value as these templates write it: JSON for containers (and, in Qwen3.6 and
+    Nemotron, for everything but strings), raw text for strings. Raw text that reads as a JSON
+    scalar is taken as that scalar: without the tool's schema the format cannot tell ``"3"`` from
+    ``3``, which is the format's ambiguity, not the parser's."""
+    if text in _PY_LITERALS:
+        return _PY_LITERALS[text]
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        return text
+
+
+def parse_xml_tool_calls(text: str, term: Termination) -> ParsedResponse:
+    """Qwen3.5/3.6 and Nemotron-3: ``<think>`` reasoning, then content, then XML-parameter calls."""
+    reasoning = ""
+    if "</think>" in text:
+        head, _, text = text.partition("</think>")
+        reasoning = head.split("<think>", 1)[-1].strip("\n")
+    calls = []
+    first = text.find("<tool_call>")
+    if first >= 0:
+        for m in _XML_CALL.finditer(text):
+            body = m.group(2)
+            params = _XML_PARAM.findall(body)
+            if _XML_PARAM.sub("", body).strip():
+                term = Termination.MALFORMED
+            calls.append({"name": m.group(1), "arguments": {k: _xml_value(v) for k, v in params}})
+        if text.count("<tool_call>") != len(calls):
+            term = Termination.MALFORMED
+        text = text[:first]
+    return ParsedResponse(content=text.strip("\n"), reasoning_content=reasoning, tool_calls=calls, termination=term)
+
+
+_DSV31_CALL = re.compile(r"<｜tool▁call▁begin｜>(.*?)<｜tool▁sep｜>(.*?)<｜tool▁call▁end｜>", re.DOTALL)
+
+
+def parse_deepseek_v31(text: str, term: Termination) -> ParsedResponse:
+    """DeepSeek-V3.1: optional ``reasoning</think>``, content, then a tool-calls section."""
+    reasoning = ""
+    if "</think>" in text:
+        reasoning, _, text = text.partition("</think>")
+        reasoning = reasoning.removeprefix("<think>")
+    calls = []
+    first = text.find("<｜tool▁calls▁begin｜>")
+    if first >= 0:
+        section = text[first:]
+        for m in _DSV31_CALL.finditer(section):
+            obj = _json_object(m.group(2))
+            if obj is None:
+                term = Termination.MALFORMED
+                continue
+            calls.append({"name": m.group(1), "arguments": obj})
+        if section.count("<｜tool▁call▁begin｜>") != len(calls) or not section.endswith("<｜tool▁calls▁end｜>"):
+            term = Termination.MALFORMED
+        text = text[:first]
+    return ParsedResponse(content=text, reasoning_content=reasoning, tool_calls=calls, termination=term)
+
+
 def parse_plain(text: str, term: Termination) -> ParsedResponse:
     return ParsedResponse(content=text, termination=term)
 
@@ -114,6 +179,9 @@ PARSERS: dict[str, Callable[[str, Termination], ParsedResponse]] = {
     "mistral-nemo": parse_mistral,
     "gpt-oss": parse_gpt_oss,
     "deepseek-v3": parse_plain,
+    "deepseek-v3.1": parse_deepseek_v31,
+    "qwen3.5": parse_xml_tool_calls,
+    "nemotron3": parse_xml_tool_calls,
 }
 
 

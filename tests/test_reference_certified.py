@@ -12,15 +12,25 @@ from conformance.registry import get_model, load_registry
 
 REPO = Path(__file__).resolve().parent.parent
 
-RUNS = [("reference_renderers:Qwen3Renderer", "Qwen/Qwen3-8B", v) for v in ("thinking", "no_thinking")]
-RUNS += [("reference_renderers:DeepSeekV3Renderer", "deepseek-ai/DeepSeek-V3", "default")]
-RUNS += [("reference_renderers:GptOssRenderer", "openai/gpt-oss-20b", v) for v in ("reasoning_low", "reasoning_medium", "reasoning_high")]
-RUNS += [("reference_renderers:MistralNemoRenderer", "mistralai/Mistral-Nemo-Instruct-2407", "default")]
-RUNS += [
-    ("reference_renderers:Llama3Renderer", "meta-llama/Llama-3.1-8B-Instruct", v)
-    for v in get_model("meta-llama/Llama-3.1-8B-Instruct").variants
-]
+# Every registered model and variant: its family's hand-written renderer, and the template fallback.
+HAND_WRITTEN = {
+    "qwen3": "Qwen3Renderer",
+    "qwen3.5": "Qwen35Renderer",
+    "deepseek-v3": "DeepSeekV3Renderer",
+    "deepseek-v3.1": "DeepSeekV31Renderer",
+    "gpt-oss": "GptOssRenderer",
+    "llama3": "Llama3Renderer",
+    "mistral-nemo": "MistralNemoRenderer",
+    "nemotron3": "Nemotron3Renderer",
+}
+RUNS = [(f"reference_renderers:{HAND_WRITTEN[e.family]}", e.model_id, v) for e in load_registry().values() for v in e.variants]
 RUNS += [("reference_renderers:TemplateRenderer", e.model_id, v) for e in load_registry().values() for v in e.variants]
+
+
+def test_every_registered_family_has_a_hand_written_renderer():
+    missing = sorted({e.family for e in load_registry().values()} - set(HAND_WRITTEN))
+    assert not missing, f"families without a hand-written reference renderer: {missing}"
+    assert get_model("Qwen/Qwen3-8B").family == "qwen3"
 
 
 @pytest.mark.slow

@@ -11,10 +11,13 @@ import pytest
 from conformance.errors import InvalidMessagesError, UnknownModelError
 from reference_renderers import (
     DeepSeekV3Renderer,
+    DeepSeekV31Renderer,
     GptOssRenderer,
     Llama3Renderer,
     MistralNemoRenderer,
+    Nemotron3Renderer,
     Qwen3Renderer,
+    Qwen35Renderer,
     TemplateRenderer,
     get_renderer,
     renderer_names,
@@ -26,6 +29,10 @@ HAND_WRITTEN = {
     "openai/gpt-oss-20b": GptOssRenderer,
     "meta-llama/Llama-3.1-8B-Instruct": Llama3Renderer,
     "mistralai/Mistral-Nemo-Instruct-2407": MistralNemoRenderer,
+    "Qwen/Qwen3.5-9B": Qwen35Renderer,
+    "Qwen/Qwen3.6-35B-A3B": Qwen35Renderer,
+    "deepseek-ai/DeepSeek-V3.1": DeepSeekV31Renderer,
+    "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16": Nemotron3Renderer,
 }
 
 
@@ -86,6 +93,11 @@ def test_template_refusals_are_errors_not_guesses():
         get_renderer("deepseek-ai/DeepSeek-V3").render(two_calls[:1] + [{**two_calls[1], "tool_calls": [call]}])
     with pytest.raises(InvalidMessagesError, match="message 1 .*alternate"):
         get_renderer("mistralai/Mistral-Nemo-Instruct-2407").render([{"role": "user", "content": "a"}, {"role": "user", "content": "b"}])
+    late_system = [{"role": "user", "content": "a"}, {"role": "system", "content": "b"}]
+    with pytest.raises(InvalidMessagesError, match="message 1: a system message must be the first"):
+        get_renderer("Qwen/Qwen3.5-9B").render(late_system)
+    with pytest.raises(InvalidMessagesError, match="no user query"):
+        get_renderer("Qwen/Qwen3.6-35B-A3B").render([{"role": "system", "content": "only"}])
     short_id = {**call, "id": "c1"}
     with pytest.raises(InvalidMessagesError, match="9-character call id"):
         get_renderer("mistralai/Mistral-Nemo-Instruct-2407").render([two_calls[0], {**two_calls[1], "tool_calls": [short_id]}])

@@ -31,8 +31,9 @@ def test_every_registered_snapshot_verifies_and_loads(model_id):
         assert tok.convert_tokens_to_ids(t) not in (None, tok.unk_token_id)
 
 
-def test_llama_ships_its_license_and_notice():
-    snap = get_model("meta-llama/Llama-3.1-8B-Instruct").snapshot()
+@pytest.mark.parametrize("model_id", ["meta-llama/Llama-3.1-8B-Instruct", "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16"])
+def test_licenses_that_require_it_ship_their_license_and_notice(model_id):
+    snap = get_model(model_id).snapshot()
     assert {"LICENSE", "NOTICE"} <= set(snap.manifest["files"])
 
 
