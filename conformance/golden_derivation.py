@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from conformance.cases import Case
-from conformance.message_spans import attribution_runs, body_span
+from conformance.message_spans import attribution_runs, message_bodies
 from conformance.messages import normalize_tool_calls
 from conformance.oracle import Encoded, Oracle, TemplateRenderError
 from conformance.registry import Variant
@@ -273,22 +273,14 @@ def _all_messages(
     errors = [s for s in assistant_spans.values() if isinstance(s, str)]
     if errors:
         return {"error": errors[0]}
-    if attribution.get("error"):
-        return {"error": f"no token belongs to one message alone: {attribution['error']}"}
     msgs = case.messages_list()
     tools = case.tools_list()
-    runs = {m: (s, e) for m, s, e in attribution["runs"]}
-    found: list[list[int]] = [list(s) for s in assistant_spans.values()]
-    for k, m in enumerate(msgs):
-        if m["role"] == "assistant":
-            continue
-        if k not in runs:
-            return {"error": f"message {k} adds no tokens of its own to the render"}
-        span = body_span(msgs, k, full_ids, runs[k], lambda p: oracle.encode(p, tools, variant, add_generation_prompt=False).ids,
-                         oracle.stop_ids)
-        if isinstance(span, str):
-            return {"error": span}
-        found.append(list(span))
+    runs = attribution["error"] or {m: (s, e) for m, s, e in attribution["runs"]}
+    bodies = message_bodies(msgs, full_ids, runs, lambda p: oracle.encode(p, tools, variant, add_generation_prompt=False).ids,
+                            oracle.stop_ids)
+    if isinstance(bodies, str):
+        return {"error": bodies}
+    found = [list(s) for s in assistant_spans.values()] + [list(b) for b in bodies]
     return {"error": None, "spans": sorted(found)}
 
 

@@ -22,7 +22,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["PROBE", "attribution_runs", "body_span", "first_divergence", "runs_from_owners"]
+__all__ = ["PROBE", "attribution_runs", "body_span", "first_divergence", "message_bodies", "runs_from_owners"]
 
 PROBE = "\ue003"  # private use: in no real text; \ue000-\ue002 are the oracle's other markers
 
@@ -89,3 +89,27 @@ def body_span(
     stops = set(stop_ids)
     closing = [j for j in range(d, end) if full_ids[j] in stops]
     return (d, closing[-1] + 1 if closing else end)
+
+
+def message_bodies(
+    messages: Sequence[dict[str, Any]],
+    full_ids: Sequence[int],
+    runs: dict[int, tuple[int, int]] | str,
+    render_full: Callable[[list[dict[str, Any]]], list[int]],
+    stop_ids: Sequence[int],
+) -> list[tuple[int, int]] | str:
+    """The body of every non-assistant message, in message order, from ``runs`` (each message's
+    token extent, or why there is none); or the first reason one cannot be proven."""
+    if isinstance(runs, str):
+        return f"no token belongs to one message alone: {runs}"
+    out = []
+    for k, m in enumerate(messages):
+        if m["role"] == "assistant":
+            continue
+        if k not in runs:
+            return f"message {k} adds no tokens of its own to the render"
+        span = body_span(messages, k, full_ids, runs[k], render_full, stop_ids)
+        if isinstance(span, str):
+            return span
+        out.append(span)
+    return out

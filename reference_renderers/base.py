@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from conformance.errors import InvalidMessagesError
-from conformance.message_spans import body_span, runs_from_owners
+from conformance.message_spans import message_bodies, runs_from_owners
 from conformance.protocol import Capabilities, ParsedResponse, RenderedTokens, SupervisedExample
 from reference_renderers.encoding import PieceEncoder
 from reference_renderers.parsers import parse_with
@@ -84,20 +84,10 @@ def _bodies(
 ) -> list[tuple[int, int]]:
     if message_runs is None or render_full is None:
         raise ValueError("all_messages needs message_runs and render_full")
-    runs = message_runs()
-    if isinstance(runs, str):
-        raise InvalidMessagesError(f"all_messages: no token belongs to one message alone: {runs}")
-    out = []
-    for k, m in enumerate(messages):
-        if m["role"] == "assistant":
-            continue
-        if k not in runs:
-            raise InvalidMessagesError(f"message {k}: adds no tokens of its own to the render, so all_messages cannot weigh it")
-        span = body_span(messages, k, ids, runs[k], render_full, stop_ids)
-        if isinstance(span, str):
-            raise InvalidMessagesError(f"all_messages: {span}")
-        out.append(span)
-    return out
+    bodies = message_bodies(messages, ids, message_runs(), render_full, stop_ids)
+    if isinstance(bodies, str):
+        raise InvalidMessagesError(f"all_messages cannot weigh these messages: {bodies}")
+    return bodies
 
 
 class PieceRenderer:

@@ -29,12 +29,22 @@ from conformance.errors import InvalidMessagesError
 from conformance.messages import validate_messages
 from reference_renderers.base import PieceRenderer, Pieces
 
-__all__ = ["DeepSeekV3Renderer"]
+__all__ = ["DeepSeekV3Renderer", "system_head"]
 
 BOS, EOS = "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"
 USER, ASSISTANT = "<｜User｜>", "<｜Assistant｜>"
 OUTPUTS_BEGIN, OUTPUTS_END = "<｜tool▁outputs▁begin｜>", "<｜tool▁outputs▁end｜>"
 OUTPUT_BEGIN, OUTPUT_END = "<｜tool▁output▁begin｜>", "<｜tool▁output▁end｜>"
+
+
+def system_head(messages: Sequence[dict[str, Any]]) -> Pieces:
+    """BOS, then every system message, wherever it stands, joined with a blank line (V3 and V3.1)."""
+    out: Pieces = [("s", BOS)]
+    for k, text in enumerate(m["content"] for m in messages if m["role"] == "system"):
+        if k:
+            out.append(("s", "\n\n"))
+        out.append(("c", text))
+    return out
 
 
 class DeepSeekV3Renderer(PieceRenderer):
@@ -57,11 +67,7 @@ class DeepSeekV3Renderer(PieceRenderer):
         s = lambda t: out.append(("s", t))  # noqa: E731
         c = lambda t: out.append(("c", t))  # noqa: E731
         if head:
-            s(BOS)
-            for k, text in enumerate(m["content"] for m in messages if m["role"] == "system"):
-                if k:
-                    s("\n\n")
-                c(text)
+            out += system_head(messages)
         in_tool = False
         for i, m in enumerate(messages):
             out.append(("m", "", i))

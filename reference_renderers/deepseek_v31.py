@@ -26,7 +26,7 @@ from typing import Any
 
 from conformance.messages import tool_arguments_value, validate_messages
 from reference_renderers.base import Pieces
-from reference_renderers.deepseek_v3 import ASSISTANT, BOS, EOS, USER, DeepSeekV3Renderer
+from reference_renderers.deepseek_v3 import ASSISTANT, EOS, USER, DeepSeekV3Renderer, system_head
 
 __all__ = ["DeepSeekV31Renderer"]
 
@@ -54,11 +54,7 @@ class DeepSeekV31Renderer(DeepSeekV3Renderer):
         s = lambda t: out.append(("s", t))  # noqa: E731
         c = lambda t: out.append(("c", t))  # noqa: E731
         if head:
-            s(BOS)
-            for k, text in enumerate(m["content"] for m in messages if m["role"] == "system"):
-                if k:
-                    s("\n\n")
-                c(text)
+            out += system_head(messages)
         last_user = in_tool = False
         for i, m in enumerate(messages):
             out.append(("m", "", i))

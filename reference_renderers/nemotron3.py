@@ -21,41 +21,20 @@ Extension property: **no** in every variant: a turn without reasoning is sampled
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from conformance.messages import tool_arguments_value, validate_messages
 from reference_renderers.base import Pieces
-from reference_renderers.qwen3 import Qwen3Renderer
+from reference_renderers.qwen3 import Qwen3Renderer, _dumps
+from reference_renderers.qwen35 import TOOLS_INTRO, XML_CALL_INSTRUCTIONS, jinja_string_or_json
 
 __all__ = ["Nemotron3Renderer"]
-
-_TOOLS_OUTRO = (
-    "\n</tools>\n\nIf you choose to call a function ONLY reply in the following format with NO suffix:\n\n"
-    "<tool_call>\n<function=example_function_name>\n<parameter=example_parameter_1>\nvalue_1\n</parameter>\n"
-    "<parameter=example_parameter_2>\nThis is the value for the second parameter\nthat can span\nmultiple lines\n"
-    "</parameter>\n</function>\n</tool_call>\n\n<IMPORTANT>\nReminder:\n"
-    "- Function calls MUST follow the specified format: an inner <function=...></function> block must be nested "
-    "within <tool_call></tool_call> XML tags\n- Required parameters MUST be specified\n"
-    "- You may provide optional reasoning for your function call in natural language BEFORE the function call, "
-    "but NOT after\n- If there is no function call available, answer the question like normal with your current "
-    "knowledge and do not tell the user about function calls\n</IMPORTANT>"
-)
-
-
-def _dumps(x: Any) -> str:
-    return json.dumps(x, ensure_ascii=False)
-
-
-def _scalar_or_json(v: Any) -> str:
-    return _dumps(v) if isinstance(v, (dict, list)) else str(v)
-
 
 def _extra_keys(d: Any, handled: Sequence[str]) -> str:
     if not isinstance(d, dict):
         return ""
-    return "".join(f"\n<{k}>{_scalar_or_json(v)}</{k}>" for k, v in d.items() if k not in handled)
+    return "".join(f"\n<{k}>{jinja_string_or_json(v)}</{k}>" for k, v in d.items() if k not in handled)
 
 
 def _declare(tool: dict[str, Any]) -> str:
@@ -104,10 +83,10 @@ class Nemotron3Renderer(Qwen3Renderer):
         s("<|im_start|>system\n")
         c(system)
         if tools:
-            s(("\n\n" if system else "") + "# Tools\n\nYou have access to the following functions:\n\n<tools>")
+            s(("\n\n" if system else "") + TOOLS_INTRO)
             for tool in tools:
                 c(_declare(tool))
-            s(_TOOLS_OUTRO)
+            s(XML_CALL_INSTRUCTIONS)
         s("<|im_end|>\n")
         loop = list(enumerate(messages))[first:]
         last_user = max((k for k, (_, m) in enumerate(loop) if m["role"] == "user"), default=-1)
@@ -161,7 +140,7 @@ class Nemotron3Renderer(Qwen3Renderer):
                 args = tool_arguments_value(fn["arguments"], where=f"message {i} tool_calls[{j}]")
                 s(f"<tool_call>\n<function={fn['name']}>\n")
                 for key, v in args.items():
-                    s(f"<parameter={key}>\n{_scalar_or_json(v)}\n</parameter>\n")
+                    s(f"<parameter={key}>\n{jinja_string_or_json(v)}\n</parameter>\n")
                 s("</function>\n</tool_call>\n")
             s("<|im_end|>\n")
         elif not truncated:
@@ -171,17 +150,3 @@ class Nemotron3Renderer(Qwen3Renderer):
             if "<think>" in cut and "</think>" in cut:
                 cut = "<think></think>" + cut.split("</think>")[-1]
             s("<|im_start|>assistant\n" + cut.strip() + "<|im_end|>\n")
-
-    def bridge_to_next_turn(self, prev_prompt: Sequence[int], prev_completion: Sequence[int],
-                            new_messages: Sequence[dict[str, Any]], *, tools: Any = None) -> list[int] | None:
-        if not new_messages or any(m.get("role") == "assistant" for m in new_messages):
-            return None  # an assistant message must be sampled, never bridged
-        validate_messages(new_messages)
-        ids = list(prev_prompt) + list(prev_completion)
-        if not prev_completion or prev_completion[-1] != self._im_end:
-            ids.append(self._im_end)  # truncated: close the turn as the template would
-        # The new messages as they render after an assistant turn: behind a placeholder user
-        # message, whose pieces (and the system block before it) are cut at the next marker.
-        pieces = self._pieces([{"role": "user", "content": ""}, *new_messages], None, True)
-        start = next(k for k, p in enumerate(pieces) if p[0] == "m" and p[2] == 1)
-        return ids + self._enc.encode([("s", "\n"), *pieces[start:]])

@@ -152,11 +152,11 @@ class Qwen3Renderer(PieceRenderer):
         ids = list(prev_prompt) + list(prev_completion)
         if not prev_completion or prev_completion[-1] != self._im_end:
             ids.append(self._im_end)  # truncated: close the turn as the template would
-        pieces: Pieces = [("s", "\n")]
-        # Render the new messages as they follow an assistant turn; a leading system message
-        # here is never "first", so it renders as a plain block.
-        fake_prev = [{"role": "user", "content": ""}]
-        body = self._pieces(fake_prev + list(new_messages), None, True)
-        pieces += [p for p in body if p[0] != "m"][3:]  # drop the placeholder user block (3 pieces)
-        return ids + self._enc.encode(pieces)
+        # Render the new messages as they follow an assistant turn, behind a placeholder user
+        # message; what comes before the new messages' first marker (the placeholder, and any
+        # block a family writes at the top) is cut. A leading system message here is never
+        # "first", so it renders as a plain block (or is refused where the template refuses it).
+        body = self._pieces([{"role": "user", "content": ""}, *new_messages], None, True)
+        start = next(k for k, p in enumerate(body) if p[0] == "m" and p[2] == 1)
+        return ids + self._enc.encode([("s", "\n"), *body[start:]])
 

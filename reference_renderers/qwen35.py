@@ -26,19 +26,19 @@ record no completion slice for those cases.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from conformance.errors import InvalidMessagesError
 from conformance.messages import tool_arguments_value, validate_messages
 from reference_renderers.base import Pieces
-from reference_renderers.qwen3 import Qwen3Renderer
+from reference_renderers.qwen3 import Qwen3Renderer, _dumps
 
-__all__ = ["Qwen35Renderer"]
+__all__ = ["Qwen35Renderer", "TOOLS_INTRO", "XML_CALL_INSTRUCTIONS", "jinja_string_or_json"]
 
-_TOOLS_INTRO = "# Tools\n\nYou have access to the following functions:\n\n<tools>"
-_TOOLS_OUTRO = (
+TOOLS_INTRO = "# Tools\n\nYou have access to the following functions:\n\n<tools>"
+# The closing instructions of the tool block, word for word in Qwen3.5/3.6 and Nemotron-3.
+XML_CALL_INSTRUCTIONS = (
     "\n</tools>\n\nIf you choose to call a function ONLY reply in the following format with NO suffix:\n\n"
     "<tool_call>\n<function=example_function_name>\n<parameter=example_parameter_1>\nvalue_1\n</parameter>\n"
     "<parameter=example_parameter_2>\nThis is the value for the second parameter\nthat can span\nmultiple lines\n"
@@ -51,17 +51,10 @@ _TOOLS_OUTRO = (
 )
 
 
-def _dumps(x: Any) -> str:
-    return json.dumps(x, ensure_ascii=False)
-
-
-def _jinja_string(x: Any) -> str:
-    # Jinja's ``string`` filter is Python's str(): True -> "True", None -> "None", 1e-07 stays.
-    return str(x)
-
-
-def _qwen35_value(v: Any) -> str:
-    return _dumps(v) if isinstance(v, (dict, list)) else _jinja_string(v)
+def jinja_string_or_json(v: Any) -> str:
+    """Containers as JSON, anything else through Jinja's ``string`` filter, which is Python's
+    str(): True -> "True", None -> "None", 1e-07 stays (Qwen3.5 and Nemotron-3 arguments)."""
+    return _dumps(v) if isinstance(v, (dict, list)) else str(v)
 
 
 def _qwen36_value(v: Any) -> str:
@@ -69,7 +62,7 @@ def _qwen36_value(v: Any) -> str:
 
 
 # model id -> how non-container arguments are written
-_FLAVOURS = {"Qwen/Qwen3.5-9B": _qwen35_value, "Qwen/Qwen3.6-35B-A3B": _qwen36_value}
+_FLAVOURS = {"Qwen/Qwen3.5-9B": jinja_string_or_json, "Qwen/Qwen3.6-35B-A3B": _qwen36_value}
 
 
 def _is_wrapped_tool_response(text: str) -> bool:
@@ -95,11 +88,11 @@ class Qwen35Renderer(Qwen3Renderer):
         n = len(messages)
         text = [m["content"].strip() if isinstance(m.get("content"), str) else "" for m in messages]
         if tools:
-            s("<|im_start|>system\n" + _TOOLS_INTRO)
+            s("<|im_start|>system\n" + TOOLS_INTRO)
             for tool in tools:
                 s("\n")
                 c(_dumps(tool))
-            s(_TOOLS_OUTRO)
+            s(XML_CALL_INSTRUCTIONS)
             if messages[0]["role"] == "system" and text[0]:
                 out.append(("m", "", 0))
                 s("\n\n")
