@@ -21,6 +21,7 @@ OPT_REPORT = "--conformance-report"
 OPT_CASES = "--conformance-cases"
 OPT_EXAMPLES = "--conformance-examples"
 OPT_TIMEOUT = "--conformance-timeout"
+OPT_SHRINK = "--conformance-shrink-seconds"
 
 #: option -> (dest, environment fallback, help)
 OPTIONS: dict[str, tuple[str, str, str]] = {
@@ -31,7 +32,7 @@ OPTIONS: dict[str, tuple[str, str, str]] = {
         "CONFORMANCE_VARIANT",
         "template variant (default: the renderer's .variant, else the model's first)",
     ),
-    OPT_ADAPTER: ("conformance_adapter", "CONFORMANCE_ADAPTER", "API style: auto (default), native, tinker, prime"),
+    OPT_ADAPTER: ("conformance_adapter", "CONFORMANCE_ADAPTER", "API style: auto (default), native, tinker, prime, tml"),
     OPT_XFAILS: (
         "conformance_xfails",
         "CONFORMANCE_XFAILS",
@@ -41,6 +42,11 @@ OPTIONS: dict[str, tuple[str, str, str]] = {
     OPT_CASES: ("conformance_cases", "CONFORMANCE_CASES", "extra case folders (os.pathsep-separated), checked live against the oracle"),
     OPT_EXAMPLES: ("conformance_examples", "CONFORMANCE_EXAMPLES", "hypothesis examples per generated-case test (default 25)"),
     OPT_TIMEOUT: ("conformance_timeout", "CONFORMANCE_TIMEOUT", "seconds one test may take before it fails (default 120)"),
+    OPT_SHRINK: (
+        "conformance_shrink_seconds",
+        "CONFORMANCE_SHRINK_SECONDS",
+        "seconds hypothesis may spend shrinking one failing generated conversation (default: hypothesis's own, 300)",
+    ),
 }
 
 

@@ -26,10 +26,22 @@ __all__ = ["Shape", "text", "json_values", "tool_arguments", "conversations", "a
 PROFILE = "conformance"
 
 
-def register_profile(max_examples: int = 25) -> None:
+def register_profile(max_examples: int = 25, *, shrink_seconds: float | None = None) -> None:
     """The ``conformance`` profile: derandomized (the same examples on every run, so CI is
-    reproducible), no deadline, ``max_examples`` examples, failing examples printed with a blob."""
+    reproducible), no deadline, ``max_examples`` examples, failing examples printed with a blob.
+
+    ``shrink_seconds`` bounds the time spent shrinking one failure. Hypothesis has no setting for
+    it, only an engine constant (300 s); against a renderer that fails every example, each
+    generated test would otherwise spend those 300 s, which a nightly run over dozens of
+    renderers cannot afford. The shrunk example is then smaller than minimal, never wrong.
+    """
     from hypothesis import HealthCheck, settings
+
+    if shrink_seconds is not None:
+        from hypothesis.internal.conjecture import engine
+
+        if hasattr(engine, "MAX_SHRINKING_SECONDS"):
+            engine.MAX_SHRINKING_SECONDS = shrink_seconds  # type: ignore[assignment]
 
     settings.register_profile(
         PROFILE,

@@ -19,6 +19,7 @@ from conformance.plugin import (
     OPT_MODEL,
     OPT_RENDERER,
     OPT_REPORT,
+    OPT_SHRINK,
     OPT_TIMEOUT,
     OPT_VARIANT,
     OPT_XFAILS,
@@ -82,13 +83,14 @@ def activate(config: Any) -> None:
     # Collect the installed suite, not the current directory's tests; explicit paths stay.
     explicit = [a for a in config.args if config.args_source == pytest.Config.ArgsSource.ARGS]
     config.args[:] = [str(SUITE_DIR)] + [a for a in explicit if Path(a.split("::")[0]).resolve() != SUITE_DIR]
-    _hypothesis_profile(ctx.examples)
+    shrink = option(config, OPT_SHRINK)
+    _hypothesis_profile(ctx.examples, float(shrink) if shrink else None)
 
 
-def _hypothesis_profile(examples: int) -> None:
+def _hypothesis_profile(examples: int, shrink_seconds: float | None) -> None:
     from conformance.strategies import register_profile
 
-    register_profile(examples)
+    register_profile(examples, shrink_seconds=shrink_seconds)
 
 
 class SuitePlugin:
@@ -142,6 +144,11 @@ class SuitePlugin:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, old)
 
+    def pytest_runtest_setup(self, item: Any) -> None:
+        from conformance.suite.evidence import set_current_item
+
+        set_current_item(item)
+
     # ---- results ---------------------------------------------------------------------------
     def pytest_runtest_logreport(self, report: Any) -> None:
         if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
@@ -154,11 +161,18 @@ class SuitePlugin:
             elif report.failed:
                 reason = (report.longreprtext or "")[-2000:]
             case = report.nodeid.rsplit("[", 1)[1][:-1] if report.nodeid.endswith("]") else ""
-            self.records.append({
+            record = {
                 "nodeid": short_id(report.nodeid), "area": area_of(report.nodeid), "case": case,
                 "outcome": outcome if report.when == "call" else ("error" if report.failed else outcome),
                 "reason": reason, "duration": round(report.duration, 4),
-            })
+            }
+            if report.failed:
+                from conformance.suite.evidence import divergence_of
+
+                div = divergence_of(report)
+                if div is not None:
+                    record["divergence"] = div
+            self.records.append(record)
 
     def summary(self) -> tuple[dict[str, dict[str, int]], list[str], str]:
         counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))

@@ -51,8 +51,12 @@ def _piece(tok: Any, i: int | None) -> str:
         return "(invalid id)"
 
 
-def token_diff(tok: Any, expected: Sequence[int], got: Sequence[int], *, width: int = 8) -> str:
-    """Both id lists from the first divergence, decoded side by side."""
+def token_diff(tok: Any, expected: Sequence[int], got: Sequence[int], *, width: int = 8, what: str = "") -> str:
+    """Both id lists from the first divergence, decoded side by side. The same divergence is
+    attached to the running test as data (:mod:`conformance.suite.evidence`) for the report pages."""
+    from conformance.suite.evidence import record_divergence
+
+    record_divergence(tok, expected, got, what=what)
     k = next((i for i, (a, b) in enumerate(zip(expected, got)) if a != b), min(len(expected), len(got)))
     lines = [f"first divergence at token {k} (expected {len(expected)} ids, got {len(got)})",
              f"{'pos':>6}  {'expected':<32} {'got':<32}"]
@@ -80,7 +84,8 @@ def repro(ctx: Any, case: Case, call: str) -> str:
 
 def assert_ids_equal(ctx: Any, case: Case, expected: Sequence[int], got: Sequence[int], what: str, call: str) -> None:
     if list(expected) != list(got):
-        pytest.fail(f"{what} differs from the template\n{repro(ctx, case, call)}{token_diff(ctx.tokenizer, expected, got)}", pytrace=False)
+        pytest.fail(f"{what} differs from the template\n{repro(ctx, case, call)}{token_diff(ctx.tokenizer, expected, got, what=what)}",
+                    pytrace=False)
 
 
 def json_equal(a: Any, b: Any) -> bool:

@@ -105,7 +105,8 @@ def _check_parity(ctx: Any, example: dict[str, Any]) -> None:
     for what, side, fn, call in checks:
         expected, got = ids_of(side["tokens"]), list(_call(ctx, g, fn))
         if got != expected:
-            raise AssertionError(f"{what} differs from the template\n{_repro(ctx, case, call)}{token_diff(ctx.tokenizer, expected, got)}")
+            diff = token_diff(ctx.tokenizer, expected, got, what=what)
+            raise AssertionError(f"{what} differs from the template\n{_repro(ctx, case, call)}{diff}")
 
 
 def _check_roundtrip(ctx: Any, example: dict[str, Any]) -> None:

@@ -1,0 +1,82 @@
+"""Structured evidence a failing check leaves on its test report, for the parity report's pages.
+
+A failure message is text for a person at a terminal; the nightly report also wants the first
+divergence as data (ids, decoded pieces, which ids are special) to draw a token-level diff. Checks
+call :func:`record_divergence` (``support.token_diff`` does it for every id comparison); the value
+rides on the test report's ``user_properties``, so it survives ``pytest-xdist``, and the session
+writes it into ``--conformance-report``.
+
+Within one test the last record wins: Hypothesis replays the shrunk example last, so a generated
+failure keeps the divergence of its minimal conversation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["set_current_item", "record_divergence", "divergence_of", "EVIDENCE_KEY", "WINDOW_BEFORE", "WINDOW_AFTER"]
+
+EVIDENCE_KEY = "conformance_divergence"
+WINDOW_BEFORE = 4
+WINDOW_AFTER = 10
+
+_current: list[Any] = [None]  # the running pytest item (one per process; xdist workers are processes)
+_special_cache: dict[int, frozenset[int]] = {}
+
+
+def set_current_item(item: Any) -> None:
+    _current[0] = item
+
+
+def _special_ids(tok: Any) -> frozenset[int]:
+    key = id(tok)
+    if key not in _special_cache:
+        try:
+            _special_cache[key] = frozenset(int(i) for i in tok.added_tokens_decoder)
+        except Exception:  # noqa: BLE001 - a tokenizer without added tokens has none to mark
+            _special_cache[key] = frozenset()
+    return _special_cache[key]
+
+
+def _piece(tok: Any, i: int | None) -> str | None:
+    if i is None:
+        return None
+    try:
+        return str(tok.decode([i], skip_special_tokens=False))
+    except Exception:  # noqa: BLE001 - an id outside the vocabulary is itself the evidence
+        return "(invalid id)"
+
+
+def record_divergence(tok: Any, expected: Sequence[int], got: Sequence[int], *, what: str = "") -> dict[str, Any] | None:
+    """Attach the first divergence of two id lists to the running test; returns the record.
+
+    Rows are ``[position, expected_id, expected_piece, expected_is_special, got_id, got_piece,
+    got_is_special]`` from ``WINDOW_BEFORE`` tokens before the divergence to ``WINDOW_AFTER`` after;
+    an id past the end of its list is None.
+    """
+    expected, got = list(expected), list(got)
+    k = next((i for i, (a, b) in enumerate(zip(expected, got)) if a != b), min(len(expected), len(got)))
+    special = _special_ids(tok)
+    rows = []
+    for i in range(max(0, k - WINDOW_BEFORE), k + WINDOW_AFTER):
+        e = expected[i] if i < len(expected) else None
+        g = got[i] if i < len(got) else None
+        if e is None and g is None:
+            break
+        rows.append([i, e, _piece(tok, e), e in special, g, _piece(tok, g), g in special])
+    record = {"what": what, "at": k, "expected_len": len(expected), "got_len": len(got), "rows": rows}
+    item = _current[0]
+    if item is not None:
+        props = [p for p in item.user_properties if p[0] != EVIDENCE_KEY]
+        props.append((EVIDENCE_KEY, record))
+        item.user_properties[:] = props
+    return record
+
+
+def divergence_of(report: Any) -> dict[str, Any] | None:
+    """The divergence a test report carries, if any."""
+    for key, value in getattr(report, "user_properties", ()) or ():
+        if key == EVIDENCE_KEY:
+            return value  # type: ignore[no-any-return]
+    return None
