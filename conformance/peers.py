@@ -2,12 +2,15 @@
 
 ``pytest --renderer conformance.peers:prime --model Qwen/Qwen3-8B --conformance-variant no_thinking``
 builds Prime Intellect's renderer for that model and variant; ``conformance.peers:tinker`` does the
-same for Thinking Machines' tinker-cookbook. Each factory maps our registry's family and variant
+same for Thinking Machines' tinker-cookbook and ``conformance.peers:tml`` for its compiled
+tml-renderers (whose tokenizers are built in: the factory proves the built-in vocabulary encodes
+like the model's snapshot before it is used, so a wrong pairing is a configuration error).
+Each factory maps our registry's family and variant
 onto the library's own names and options, and raises :class:`PeerMismatchError` (a configuration
 error, not a wall of failures) when the library has no renderer for that family or variant.
 
 The libraries are optional (``pip install renderers httpx``; ``pip install tinker-cookbook
-torch==2.13.0``); importing this module imports neither.
+torch==2.13.0``; ``pip install tml-renderers torch==2.13.0``); importing this module imports none.
 """
 
 from __future__ import annotations
@@ -17,19 +20,22 @@ from typing import Any
 from conformance.errors import ConformanceError
 from conformance.registry import ModelEntry, Variant, get_model
 
-__all__ = ["prime", "tinker", "PeerMismatchError", "PRIME_CONFIGS", "TINKER_NAMES"]
+__all__ = ["prime", "tinker", "tml", "PeerMismatchError", "PRIME_CONFIGS", "TINKER_NAMES", "TML_RENDERERS", "PEERS", "serves"]
 
 
 class PeerMismatchError(ConformanceError):
     """The peer library has no renderer for this model family or variant."""
 
 
-#: our family -> Prime ``renderers`` config class
+#: our family, or a model id where one family spans several of Prime's configs -> config class
 PRIME_CONFIGS = {
     "qwen3": "Qwen3RendererConfig",
     "gpt-oss": "GptOssRendererConfig",
     "deepseek-v3": "DeepSeekV3RendererConfig",
     "llama3": "Llama3RendererConfig",
+    "Qwen/Qwen3.5-9B": "Qwen35RendererConfig",
+    "Qwen/Qwen3.6-35B-A3B": "Qwen36RendererConfig",
+    "nemotron3": "Nemotron3RendererConfig",
 }
 
 #: (our family, our variant) -> tinker-cookbook renderer name
@@ -41,7 +47,75 @@ TINKER_NAMES = {
     ("gpt-oss", "reasoning_high"): "gpt_oss_high_reasoning",
     ("deepseek-v3", "default"): "deepseekv3",
     ("llama3", "default"): "llama3",
+    ("qwen3.5", "thinking"): "qwen3_5",
+    ("qwen3.5", "no_thinking"): "qwen3_5_disable_thinking",
+    ("qwen3.5", "preserve_thinking"): "qwen3_5_preserve_thinking",
+    ("deepseek-v3.1", "non_thinking"): "deepseekv3_disable_thinking",
+    ("deepseek-v3.1", "thinking"): "deepseekv3_thinking",
+    ("nemotron3", "thinking"): "nemotron3",
+    ("nemotron3", "no_thinking"): "nemotron3_disable_thinking",
+    ("nemotron3", "keep_history_thinking"): "nemotron3_preserve_thinking",
 }
+
+#: (our family, our variant) -> (tml-renderers class, its named constructor or "" for the plain
+#: one); gpt-oss also gets ``current_date`` = the registry's pinned date. Qwen3.5 and Qwen3.6 share
+#: tml's ``Qwen35``. The named constructors are what the library documents for each mode.
+TML_RENDERERS: dict[tuple[str, str], tuple[str, str]] = {
+    ("qwen3", "thinking"): ("Qwen3", ""),
+    ("qwen3", "no_thinking"): ("Qwen3", "disable_thinking"),
+    ("qwen3.5", "thinking"): ("Qwen35", ""),
+    ("qwen3.5", "no_thinking"): ("Qwen35", "disable_thinking"),
+    ("qwen3.5", "preserve_thinking"): ("Qwen35", "strip_thinking_from_history=False"),
+    ("gpt-oss", "reasoning_low"): ("GptOss", "low"),
+    ("gpt-oss", "reasoning_medium"): ("GptOss", "medium"),
+    ("gpt-oss", "reasoning_high"): ("GptOss", "high"),
+    ("deepseek-v3", "default"): ("DeepSeekV3", ""),
+    ("deepseek-v3.1", "non_thinking"): ("DeepSeekV31", ""),
+    ("deepseek-v3.1", "thinking"): ("DeepSeekV31", "thinking"),
+    ("nemotron3", "thinking"): ("Nemotron3", ""),
+    ("nemotron3", "no_thinking"): ("Nemotron3", "disable_thinking"),
+    ("nemotron3", "keep_history_thinking"): ("Nemotron3", "preserve_thinking_history"),
+}
+
+#: Text whose encoding must agree between a peer's built-in tokenizer and the model's snapshot.
+_VOCAB_CANARY = "Hello, world! 你好 1234 \u00e9t\u00e9 <not-special> def f(x):\n\treturn x\n"
+
+
+def serves(peer: str, entry: ModelEntry, variant: str) -> str | None:
+    """None if ``peer`` has a renderer for this model and variant, else why not (one line)."""
+    v = entry.variant(variant)
+    if peer == "prime":
+        cls_name = PRIME_CONFIGS.get(entry.model_id) or PRIME_CONFIGS.get(entry.family)
+        if cls_name is None:
+            return f"Prime renderers has no renderer for family {entry.family!r}"
+        fields = _PRIME_FIELDS.get(cls_name)
+        if fields is not None:
+            unmapped = sorted(set(v.template_kwargs) - fields)
+            if unmapped:
+                return f"Prime {cls_name} has no option for variant {v.name!r} ({', '.join(unmapped)})"
+        return None
+    if peer == "tinker":
+        return None if (entry.family, v.name) in TINKER_NAMES else f"tinker-cookbook has no renderer for {entry.family}/{v.name}"
+    if peer == "tml":
+        return None if (entry.family, v.name) in TML_RENDERERS else f"tml-renderers has no renderer for {entry.family}/{v.name}"
+    return f"unknown peer {peer!r}"
+
+
+# Option names of Prime's config classes (renderers 0.1.12), so a plan can say what is not served
+# without importing the library; the factory re-checks against the installed version.
+_PRIME_FIELDS: dict[str, set[str]] = {
+    "Qwen3RendererConfig": {"thinking_retention", "name", "enable_thinking"},
+    "Qwen35RendererConfig": {"thinking_retention", "name", "enable_thinking", "add_vision_id", "image_cache_max"},
+    "Qwen36RendererConfig": {"thinking_retention", "name", "enable_thinking", "add_vision_id", "preserve_thinking", "image_cache_max"},
+    "DeepSeekV3RendererConfig": {"thinking_retention", "name"},
+    "Nemotron3RendererConfig": {"thinking_retention", "name", "enable_thinking", "truncate_history_thinking", "low_effort"},
+    "GptOssRendererConfig": {"thinking_retention", "name", "reasoning_effort", "conversation_start_date", "use_system_prompt",
+                             "knowledge_cutoff", "model_identity", "auto_drop_analysis"},
+    "Llama3RendererConfig": {"thinking_retention", "name", "date_string", "tools_in_user_message"},
+}
+
+#: peer name -> ``--renderer`` spec
+PEERS = {"prime": "conformance.peers:prime", "tinker": "conformance.peers:tinker", "tml": "conformance.peers:tml"}
 
 
 def _resolve(model_id: str | None, variant: str | None) -> tuple[ModelEntry, Variant]:
@@ -56,7 +130,7 @@ def prime(tokenizer: Any, model_id: str | None = None, variant: str | None = Non
     family's config; the variant's template kwargs become config fields of the same name; gpt-oss
     also gets the registry's pinned date)."""
     entry, v = _resolve(model_id, variant)
-    cls_name = PRIME_CONFIGS.get(entry.family)
+    cls_name = PRIME_CONFIGS.get(entry.model_id) or PRIME_CONFIGS.get(entry.family)
     if cls_name is None:
         raise PeerMismatchError(
             f"Prime renderers: no renderer for family {entry.family!r} ({entry.model_id}); known: {', '.join(PRIME_CONFIGS)}"
@@ -89,3 +163,42 @@ def tinker(tokenizer: Any, model_id: str | None = None, variant: str | None = No
     from tinker_cookbook.renderers import get_renderer  # the peer library
 
     return get_renderer(name, tokenizer)
+
+
+def tml(tokenizer: Any, model_id: str | None = None, variant: str | None = None) -> Any:
+    """tml-renderers' class for this model and variant. Its tokenizer is built in, so the factory
+    first proves it encodes like the snapshot (a canary text and every end-of-turn token); a
+    mismatch is a :class:`PeerMismatchError`, not a wall of parity failures."""
+    entry, v = _resolve(model_id, variant)
+    spec = TML_RENDERERS.get((entry.family, v.name))
+    if spec is None:
+        known = ", ".join(f"{f}/{n}" for f, n in TML_RENDERERS)
+        raise PeerMismatchError(f"tml-renderers: no renderer for {entry.family}/{v.name} ({entry.model_id}); known: {known}")
+    from tml_renderers import renderers as T  # the peer library
+
+    cls_name, how = spec
+    cls = getattr(T, cls_name)
+    kwargs: dict[str, Any] = {"current_date": entry.pinned_date} if entry.family == "gpt-oss" else {}
+    if "=" in how:  # a constructor keyword
+        key, _, value = how.partition("=")
+        r = cls(**{key: value == "True"}, **kwargs)
+    else:
+        r = getattr(cls, how)(**kwargs) if how else cls(**kwargs)
+    if tokenizer is not None:
+        ours = list(tokenizer.encode(_VOCAB_CANARY, add_special_tokens=False))
+        theirs = [int(i) for i in r.tokenizer.encode_ordinary(_VOCAB_CANARY)]
+        bad_specials = []
+        for t in entry.end_of_turn:
+            # decode_special gives the built-in vocabulary's bare name for a control id ("im_end").
+            try:
+                name = r.tokenizer.decode_special(int(tokenizer.convert_tokens_to_ids(t)))
+            except Exception:  # noqa: BLE001 - an id the built-in vocabulary lacks
+                name = None
+            if not name or name not in t:
+                bad_specials.append(t)
+        if ours != theirs or bad_specials:
+            raise PeerMismatchError(
+                f"tml-renderers {cls_name}: its built-in tokenizer does not encode like the {entry.model_id} snapshot"
+                + (f" (end-of-turn tokens {bad_specials})" if bad_specials else " (canary text)")
+            )
+    return r

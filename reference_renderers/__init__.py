@@ -24,6 +24,7 @@ from reference_renderers.qwen35 import Qwen35Renderer
 from reference_renderers.template import TemplateRenderer
 
 __all__ = [
+    "HAND_WRITTEN",
     "get_renderer",
     "register_renderer",
     "renderer_names",
@@ -37,6 +38,18 @@ __all__ = [
     "Nemotron3Renderer",
     "TemplateRenderer",
 ]
+
+#: family -> the hand-written renderer class that serves it (``reference_renderers:<name>``)
+HAND_WRITTEN = {
+    "qwen3": "Qwen3Renderer",
+    "qwen3.5": "Qwen35Renderer",
+    "deepseek-v3": "DeepSeekV3Renderer",
+    "deepseek-v3.1": "DeepSeekV31Renderer",
+    "gpt-oss": "GptOssRenderer",
+    "llama3": "Llama3Renderer",
+    "mistral-nemo": "MistralNemoRenderer",
+    "nemotron3": "Nemotron3Renderer",
+}
 
 _FACTORIES: dict[str, Callable[..., Any]] = {}
 _DEFAULT_MODEL = {

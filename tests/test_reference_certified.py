@@ -9,20 +9,11 @@ from pathlib import Path
 import pytest
 
 from conformance.registry import get_model, load_registry
+from reference_renderers import HAND_WRITTEN
 
 REPO = Path(__file__).resolve().parent.parent
 
 # Every registered model and variant: its family's hand-written renderer, and the template fallback.
-HAND_WRITTEN = {
-    "qwen3": "Qwen3Renderer",
-    "qwen3.5": "Qwen35Renderer",
-    "deepseek-v3": "DeepSeekV3Renderer",
-    "deepseek-v3.1": "DeepSeekV31Renderer",
-    "gpt-oss": "GptOssRenderer",
-    "llama3": "Llama3Renderer",
-    "mistral-nemo": "MistralNemoRenderer",
-    "nemotron3": "Nemotron3Renderer",
-}
 RUNS = [(f"reference_renderers:{HAND_WRITTEN[e.family]}", e.model_id, v) for e in load_registry().values() for v in e.variants]
 RUNS += [("reference_renderers:TemplateRenderer", e.model_id, v) for e in load_registry().values() for v in e.variants]
 

@@ -1,0 +1,147 @@
+"""tml-renderers style (Thinking Machines' compiled renderers, tokenizer built in):
+``render_for_completion(messages)`` -> (token spans, parser), ``render_for_sft(messages)`` ->
+``[TrainingExample(input_token_spans, per_token_loss_weight_unshifted)]``, ``parser.parse_tokens``,
+``stop()``.
+
+Messages go in through ``chat.MessageList.from_oss_messages``, which silently drops
+``reasoning_content``: reasoning becomes a ``thinking`` content part before the text, tool-call
+arguments a JSON string, and declared tools a leading ``tool_declare`` message (the library's own
+convention). ``render_for_sft`` returns one example per assistant turn, each training on its own
+final assistant message; the example holding the whole conversation is the last one, so the full
+render is its ids and the only train-on choice offered is ``last_assistant_message``.
+
+Parsing: the library's parser belongs to a prompt; the adapter keeps one from a one-message prompt
+(its tail, e.g. an opened ``<think>``, is the same for every prompt of the variant). Termination is
+inferred: a parse that ends with the library's end-of-sampling marker is STOP_SEQUENCE, a parse
+error or a parse without it is MALFORMED. There is no bridge: the library re-renders history.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from conformance.protocol import Capabilities, ParsedResponse, RenderedTokens, SupervisedExample, Termination
+
+__all__ = ["TmlAdapter"]
+
+
+def _ids(spans: Any) -> list[int]:
+    out: list[int] = []
+    for s in spans:
+        span = getattr(s, "span", s)
+        out += [int(t) for t in span.tokens]
+    return out
+
+
+def _to_oss(m: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {k: v for k, v in m.items() if k not in ("reasoning_content", "tool_calls")}
+    if m.get("reasoning_content"):
+        out["content"] = [{"type": "thinking", "thinking": m["reasoning_content"]}, {"type": "text", "text": m.get("content") or ""}]
+    if m.get("tool_calls"):
+        calls = []
+        for c in m["tool_calls"]:
+            fn = c["function"]
+            args = fn["arguments"] if isinstance(fn["arguments"], str) else json.dumps(fn["arguments"], ensure_ascii=False)
+            calls.append({"id": c.get("id"), "type": "function", "function": {"name": fn["name"], "arguments": args}})
+        out["tool_calls"] = calls
+    if out.get("content") is None:
+        out["content"] = ""
+    return out
+
+
+class TmlAdapter:
+    style = "tml"
+
+    def __init__(self, renderer: Any, *, tokenizer: Any = None):
+        self.renderer = renderer
+        self.tokenizer = tokenizer
+        self.has_extension_property = False  # the library makes no claim
+        self.capabilities = Capabilities(bridge=False, train_on=("last_assistant_message",))
+        self._parser: Any = None
+
+    def _messages(self, messages: Sequence[dict[str, Any]], tools: Any) -> Any:
+        from tml_renderers import chat  # the peer library
+
+        oss = [_to_oss(m) for m in messages]
+        if tools:
+            oss = [{"role": "tool_declare", "content": json.dumps(list(tools), ensure_ascii=False)}] + oss
+        return chat.MessageList.from_oss_messages(oss)
+
+    def _sft(self, messages: Sequence[dict[str, Any]], tools: Any) -> Any:
+        examples = self.renderer.render_for_sft(self._messages(messages, tools))
+        if not examples:
+            raise ValueError("tml render_for_sft returned no training example")
+        return examples[-1]
+
+    def render(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, add_generation_prompt: bool = False) -> RenderedTokens:
+        if add_generation_prompt:
+            return RenderedTokens(self.build_generation_prompt(messages, tools=tools))
+        return RenderedTokens(_ids(self._sft(messages, tools).input_token_spans))
+
+    def build_generation_prompt(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, prefill: str | None = None) -> list[int]:
+        spans, _ = self.renderer.render_for_completion(self._messages(messages, tools))
+        ids = _ids(spans)
+        if prefill:
+            ids += list(self.tokenizer.encode(prefill, add_special_tokens=False))
+        return ids
+
+    def build_supervised_example(
+        self, messages: Sequence[dict[str, Any]], *, tools: Any = None, train_on: str = "last_assistant_message"
+    ) -> SupervisedExample:
+        if train_on != "last_assistant_message":
+            raise ValueError("tml-renderers trains each example on its last assistant message only")
+        ex = self._sft(messages, tools)
+        return SupervisedExample(_ids(ex.input_token_spans), [float(w) for w in ex.per_token_loss_weight_unshifted])
+
+    def parse_response(self, ids: Sequence[int]) -> ParsedResponse:
+        from tml_renderers import chat  # the peer library
+
+        if self._parser is None:
+            _, self._parser = self.renderer.render_for_completion(self._messages([{"role": "user", "content": "x"}], None))
+        try:
+            parsed = list(self._parser.parse_tokens([int(i) for i in ids]))
+        except Exception:  # noqa: BLE001 - the library raises ParseError on truncated or broken output
+            return ParsedResponse(termination=Termination.MALFORMED)
+        ended = any(type(getattr(m, "content", None)).__name__ == "ModelEndSampling" for m in parsed)
+        try:
+            dicts = chat.MessageList(parsed).to_oss_messages()
+        except Exception:  # noqa: BLE001
+            return ParsedResponse(termination=Termination.MALFORMED)
+        content, reasoning, calls = "", "", []
+        for d in dicts:
+            c = d.get("content")
+            if isinstance(c, list):
+                reasoning += "".join(p.get("thinking", "") for p in c if p.get("type") == "thinking")
+                content += "".join(p.get("text", "") for p in c if p.get("type") == "text")
+            elif isinstance(c, str):
+                content += c
+            for call in d.get("tool_calls") or []:
+                fn = call.get("function", call)
+                args = fn.get("arguments")
+                if isinstance(args, str):
+                    try:
+                        args = json.loads(args)
+                    except json.JSONDecodeError:
+                        ended = False
+                calls.append({"name": fn.get("name"), "arguments": args})
+        return ParsedResponse(content, reasoning, calls, Termination.STOP_SEQUENCE if ended else Termination.MALFORMED)
+
+    def stop_token_ids(self) -> list[int]:
+        stop = self.renderer.stop()
+        if stop is None:
+            return []
+        if isinstance(stop, str):
+            stop = [stop]
+        out: list[int] = []
+        for s in stop:
+            if isinstance(s, int):
+                out.append(int(s))
+            else:
+                tid = self.tokenizer.convert_tokens_to_ids(s) if self.tokenizer is not None else None
+                out += [int(tid)] if isinstance(tid, int) and tid >= 0 else list(self.tokenizer.encode(s, add_special_tokens=False))
+        return out
+
+    def bridge_to_next_turn(self, *a: Any, **k: Any) -> list[int] | None:
+        return None
