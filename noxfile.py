@@ -1,6 +1,8 @@
-"""Sessions: tests, lint, typing, certify, peers, regenerate, verify."""
+"""Sessions: tests, lint, typing, certify, peers, nightly, regenerate, verify."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import nox
 
@@ -52,3 +54,26 @@ def peers(session: nox.Session) -> None:
     transformers/tokenizers than the oracle's, and needs torch (pinned: a CPU wheel)."""
     session.install("-e", ".[dev]", "tinker-cookbook", "torch==2.13.0")
     session.run("pytest", "tests/test_adapters.py", "-p", "no:cacheprovider", *session.posargs)
+
+
+#: peers that pin other library versions than the oracle's, each in its own environment
+#: (torch pinned: the CPU wheel on this machine; an unpinned torch pulls a multi-GB CUDA build)
+PEER_ENVS = {"tinker": ["tinker-cookbook", "torch==2.13.0"], "tml": ["tml-renderers", "torch==2.13.0"]}
+
+
+@nox.session
+def nightly(session: nox.Session) -> None:
+    """The parity report: every implementation x model x variant x check, written to
+    reports/nightly/<date>/ (results.json, index.md, index.html) and reports/latest.
+    Reference renderers and Prime run in this session's environment; tinker-cookbook and
+    tml-renderers each in their own (.nox/peer-<name>, reused between runs)."""
+    session.install("-e", ".[dev]")
+    pythons: list[str] = []
+    for env, packages in PEER_ENVS.items():
+        venv = Path(".nox") / f"peer-{env}"
+        python = venv / "bin" / "python"
+        if not python.exists():
+            session.run("python", "-m", "venv", str(venv))
+        session.run(str(python), "-m", "pip", "install", "-q", "-e", ".", *packages, external=True)
+        pythons += ["--python", f"{env}={python}"]
+    session.run("conformance", "report", *pythons, *session.posargs)

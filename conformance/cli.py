@@ -2,6 +2,7 @@
 
     conformance fixtures list | verify | regenerate [--model ID] | import DIR --model-id ID --revision REV
     conformance certify SPEC --model ID [pytest options...]
+    conformance report [run | render RESULTS] [--impl NAME] [--python ENV=PATH] ...
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     from conformance import fixtures_cli
 
     fixtures_cli.add_parser(sub)
+    from conformance.report import cli as report_cli
+
+    report_cli.add_parser(sub)
     c = sub.add_parser("certify", help="run the conformance suite against a renderer (same as pytest --renderer)")
     c.add_argument("spec", help="module:attr of a renderer instance, class or factory")
     c.add_argument("--model", required=True, help="model id from fixtures/models.toml")
@@ -29,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
         if rest:
             parser.error(f"unrecognized arguments: {' '.join(rest)}")
         return fixtures_cli.run(args)
+    if args.cmd == "report":
+        if rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        return report_cli.run(args)
     import pytest
 
     return int(pytest.main(["--renderer", args.spec, "--model", args.model, *rest]))

@@ -1,0 +1,190 @@
+"""The report as one self-contained HTML page (inline CSS, a few lines of inline script, no
+network): header with versions and snapshot hashes, changes since the previous report, an
+overview, the matrix, and for every failing cell its smallest failing cases with the reproduction
+and a token-level diff at the first divergence (ids and decoded pieces side by side, special
+tokens highlighted). A failing cell links to its details; opening the link expands them.
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from typing import Any
+
+from conformance.report.compare import run_key
+from conformance.report.matrix import AREAS, Matrix, build_matrix, cell_id
+
+__all__ = ["render_html", "AREA_ABBREVIATIONS"]
+
+AREA_ABBREVIATIONS = {"template_parity": "par", "loss_weights": "wts", "roundtrip": "rt", "extension": "ext", "bridge": "brg",
+                      "pickle": "pkl", "stop_sequences": "stop", "injection": "inj", "generated": "gen"}
+
+_CSS = """
+body{font:14px/1.4 system-ui,sans-serif;margin:0 1.5em 3em;color:#1b1f24;background:#fff}
+h1{font-size:1.5em;margin:.8em 0 .2em}h2{font-size:1.2em;margin:1.4em 0 .4em;border-bottom:1px solid #d0d7de}
+.meta{color:#57606a}.meta code{font-size:.9em}
+table{border-collapse:collapse}td,th{border:1px solid #d0d7de;padding:2px 5px;text-align:center;white-space:nowrap}
+.scroll{overflow-x:auto;max-width:100%}
+#matrix th.row{position:sticky;left:0;background:#f6f8fa;text-align:left;z-index:1}
+#matrix thead th{background:#f6f8fa;font-weight:600}#matrix td{font:12px ui-monospace,monospace;min-width:3.2em}
+.pass{background:#aceebb}.fail{background:#ffaba8}.skip{background:#eaeef2;color:#57606a}.xfail{background:#fff1a8}
+.not_served,.none,.absent{background:#f6f8fa;color:#8c959f}.config_error,.not_installed{background:#ffd8a8}.crashed{background:#e5534b;color:#fff}
+td.fail a{color:#82071e;font-weight:700;text-decoration:none;display:block}
+.certified{color:#116329;font-weight:600}.not_certified{color:#a40e26;font-weight:600}
+details{border:1px solid #d0d7de;border-radius:6px;margin:.5em 0;padding:.3em .8em}
+details:target{border-color:#cf222e;box-shadow:0 0 0 2px #ffaba8}
+summary{cursor:pointer;font-weight:600}pre{background:#f6f8fa;padding:.5em;overflow-x:auto;font-size:12px;white-space:pre-wrap}
+table.diff td{font:12px ui-monospace,monospace;text-align:left}table.diff tr.div td{background:#ffebe9;font-weight:700}
+.sp{background:#ddf4ff;color:#0550ae;border-radius:3px;padding:0 2px}.legend span{display:inline-block;padding:0 .5em;margin-right:.3em}
+ul.changes li{font-family:ui-monospace,monospace;font-size:12px}
+"""
+
+_SCRIPT = """
+function openTarget(){var id=location.hash.slice(1);if(!id)return;var d=document.getElementById(id);
+if(d&&d.tagName==='DETAILS'){d.open=true;d.scrollIntoView();}}
+window.addEventListener('hashchange',openTarget);window.addEventListener('DOMContentLoaded',openTarget);
+"""
+
+
+def _piece(p: Any, special: bool) -> str:
+    if p is None:
+        return '<span class="end">(end)</span>'
+    text = escape(json.dumps(p, ensure_ascii=False))
+    return f'<span class="sp">{text}</span>' if special else text
+
+
+def _diff_table(div: dict[str, Any]) -> str:
+    head = (f"<p>{escape(div.get('what') or 'ids')}: first divergence at token {div['at']} "
+            f"(expected {div['expected_len']} ids, got {div['got_len']})</p>")
+    rows = ["<tr><th>pos</th><th>expected id</th><th>expected piece</th><th>got id</th><th>got piece</th></tr>"]
+    for pos, e, ep, es, g, gp, gs in div["rows"]:
+        cls = ' class="div"' if e != g else ""
+        rows.append(f"<tr{cls}><td>{pos}</td><td>{'' if e is None else e}</td><td>{_piece(ep, es)}</td>"
+                    f"<td>{'' if g is None else g}</td><td>{_piece(gp, gs)}</td></tr>")
+    return head + '<table class="diff">' + "".join(rows) + "</table>"
+
+
+def _header(results: dict[str, Any]) -> str:
+    envs = results.get("environments", {})
+    env_rows = "".join(
+        f"<tr><td>{escape(name)}</td><td>{escape(str(e.get('env', '')))}</td>"
+        f"<td>{'ok' if e.get('ok') else escape(str(e.get('error', '')))[:200]}</td>"
+        f"<td>{escape(', '.join(f'{k} {v}' for k, v in sorted(e.items()) if k not in ('ok', 'error', 'env', 'executable')))}</td></tr>"
+        for name, e in sorted(envs.items()))
+    snaps = "".join(
+        f"<tr><td>{escape(m)}</td><td>{escape(s.get('snapshot', ''))}</td>"
+        f"<td><code>{escape(str(s.get('content_hash', ''))[:16])}</code></td>"
+        f"<td><code>{escape(str(s.get('chat_template_sha256', ''))[:16])}</code></td><td>{escape(str(s.get('fidelity', '')))}</td></tr>"
+        for m, s in results.get("snapshots", {}).items())
+    counts: dict[str, int] = {}
+    for r in results.get("runs", []):
+        counts[r["status"]] = counts.get(r["status"], 0) + 1
+    m = results.get("machine", {})
+    return (
+        f"<h1>Renderer parity report, {escape(results.get('date', ''))}</h1>"
+        f"<p class=meta>generated {escape(results.get('generated', ''))} in {results.get('duration_s', 0):.0f} s on "
+        f"{escape(str(m.get('platform', '')))} ({m.get('cpus', '?')} cpus); runs: "
+        + ", ".join(f"{n} {escape(s)}" for s, n in sorted(counts.items())) + "</p>"
+        "<details><summary>environments and versions</summary><table><tr><th>implementation</th><th>env</th><th>import</th>"
+        f"<th>versions</th></tr>{env_rows}</table></details>"
+        "<details><summary>tokenizer snapshots (content hash, template sha256, fidelity)</summary><table><tr><th>model</th>"
+        f"<th>snapshot</th><th>content hash</th><th>template sha256</th><th>fidelity</th></tr>{snaps}</table></details>"
+    )
+
+
+def _changes(results: dict[str, Any]) -> str:
+    ch = results.get("changes") or {}
+    if not ch.get("previous"):
+        return "<h2>Changes</h2><p>No previous report to compare with.</p>"
+    parts = [f"<h2>Changes since {escape(ch['previous'])}</h2>"]
+    for key, title in (("new_failures", "New failures"), ("fixed", "Fixed"), ("status_changes", "Status changes")):
+        items = ch.get(key, [])
+        parts.append(f"<h3>{title} ({len(items)})</h3>")
+        if items:
+            lis = "".join(
+                f"<li>{escape(i['run'])}: {escape(i['nodeid'])}</li>" if "nodeid" in i
+                else f"<li>{escape(i['run'])}: {escape(i['from'])} &rarr; {escape(i['to'])}</li>" for i in items[:200])
+            more = f"<li>... and {len(items) - 200} more</li>" if len(items) > 200 else ""
+            parts.append(f'<ul class="changes">{lis}{more}</ul>')
+    return "".join(parts)
+
+
+def _overview(results: dict[str, Any], matrix: Matrix) -> str:
+    runs = results.get("runs", [])
+    impls = list(dict.fromkeys(r["implementation"] for r in runs))
+    head = "<tr><th>implementation</th>" + "".join(f"<th>{escape(m)}</th>" for m in matrix.models) + "</tr>"
+    body = []
+    for impl in impls:
+        cells = []
+        for m in matrix.models:
+            rs = [r for r in runs if r["implementation"] == impl and r["model"] == m]
+            cells.append("<td>" + "<br>".join(
+                f'<span class="{escape(r["status"])}" title="{escape(r.get("message", ""))}">{escape(r["variant"])}: '
+                f'{escape(r["status"].replace("_", " "))}</span>' for r in rs) + "</td>")
+        body.append(f"<tr><th class=row>{escape(impl)}</th>{''.join(cells)}</tr>")
+    return f'<h2>Overview</h2><div class="scroll"><table id="overview">{head}{"".join(body)}</table></div>'
+
+
+def _matrix(matrix: Matrix) -> str:
+    top = '<tr><th class="row" rowspan="2">implementation / variant</th>' + "".join(
+        f'<th colspan="{len(matrix.areas)}">{escape(m)}</th>' for m in matrix.models) + "</tr>"
+    sub = "<tr>" + "".join(f'<th title="{a}">{AREA_ABBREVIATIONS.get(a, a)}</th>' for _ in matrix.models for a in matrix.areas) + "</tr>"
+    body = []
+    for row in matrix.rows:
+        tds = []
+        for m in matrix.models:
+            for a in matrix.areas:
+                c = row.cells[(m, a)]
+                title = escape(f"{m} / {a}: {c.message or c.state}")
+                label = escape(c.label)
+                inner = f'<a href="#{c.anchor}">{label}</a>' if c.anchor else label
+                tds.append(f'<td class="{c.state}" title="{title}">{inner}</td>')
+        body.append(f'<tr><th class="row">{escape(row.implementation)} / {escape(row.variant)}</th>{"".join(tds)}</tr>')
+    legend = ('<p class="legend">cells: passed/failed/skipped tests of that area. '
+              '<span class="pass">pass</span><span class="fail">fail</span><span class="skip">all skipped</span>'
+              '<span class="xfail">xfail</span><span class="not_served">n/s: not served</span>'
+              '<span class="config_error">config: configuration error</span><span class="not_installed">n/i: not installed</span>'
+              '<span class="crashed">crash</span>; a blank cell: the model has no such variant.</p>')
+    table = f'<table id="matrix"><thead>{top}{sub}</thead><tbody>{"".join(body)}</tbody></table>'
+    return f'<h2>Matrix</h2>{legend}<div class="scroll">{table}</div>'
+
+
+def _failures(results: dict[str, Any]) -> str:
+    parts = ["<h2>Failures</h2>"]
+    any_failure = False
+    for run in results.get("runs", []):
+        if run["status"] not in ("certified", "not_certified"):
+            if run["status"] in ("config_error", "crashed", "not_installed"):
+                parts.append(f"<p><b>{escape(run_key(run))}</b>: {escape(run['status'])}: {escape(run.get('message', ''))}</p>")
+            continue
+        for area in AREAS:
+            failing = [n for n in run.get("failing", []) if n.startswith(f"test_{area}.py::")]
+            if not failing:
+                continue
+            any_failure = True
+            kept = [f for f in run.get("failures", []) if f["area"] == area]
+            items = []
+            for f in kept:
+                reason, diff = f.get("reason", ""), ""
+                if f.get("divergence"):
+                    # the table below says what the text diff says, with the special tokens marked
+                    reason, diff = reason.split("first divergence at token", 1)[0].rstrip(), _diff_table(f["divergence"])
+                items.append(f"<h4>{escape(f['nodeid'])}</h4><pre>{escape(reason)}</pre>{diff}")
+            rest = [n for n in failing if n not in {f["nodeid"] for f in kept}]
+            more = ("<p>also failing: " + escape(", ".join(rest[:40])) + (f" ... ({len(rest) - 40} more)" if len(rest) > 40 else "")
+                    + "</p>") if rest else ""
+            anchor = cell_id(run["implementation"], run["model"], run["variant"], area)
+            parts.append(f'<details id="{anchor}"><summary>{escape(run_key(run))} / {area}: {len(failing)} failing '
+                         f"(smallest {len(kept)} shown)</summary>{''.join(items)}{more}</details>")
+    if not any_failure:
+        parts.append("<p>No failing test.</p>")
+    return "".join(parts)
+
+
+def render_html(results: dict[str, Any]) -> str:
+    """The whole page for one ``results.json`` (deterministic: the same results give the same bytes)."""
+    matrix = build_matrix(results)
+    body = _header(results) + _changes(results) + _overview(results, matrix) + _matrix(matrix) + _failures(results)
+    return ("<!DOCTYPE html><html lang=en><head><meta charset=utf-8><meta name=viewport content='width=device-width'>"
+            f"<title>Renderer parity report {escape(results.get('date', ''))}</title><style>{_CSS}</style>"
+            f"<script>{_SCRIPT}</script></head><body>{body}</body></html>\n")
