@@ -249,3 +249,32 @@ def test_page_renders_in_headless_chromium_with_matrix_and_diff(fixture_runs, tm
     _, _, colours = _png_colours(diff_shot)
     assert bytes((0xFF, 0xEB, 0xE9)) in colours, "the opened diff shows no divergent row"
     assert bytes((0xDD, 0xF4, 0xFF)) in colours, "the opened diff shows no highlighted special token"
+
+
+# ---- what a divergence says about itself -------------------------------------------------------
+
+
+def test_divergence_names_encoder_drift_injection_and_unformable_entries():
+    from conformance.registry import get_model
+    from conformance.suite.evidence import record_divergence, unformable_ids
+    from conformance.suite.support import token_diff
+
+    tok = get_model(MODEL).tokenizer()
+    head = list(tok.encode("<|im_start|>assistant\nhi", add_special_tokens=False))
+    # "\n\n" is one token (271); a renderer that encodes the seam in two pieces writes the same text
+    drift = record_divergence(tok, head + [271], head + [198, 198])
+    assert drift["kind"] == "encoder" and drift["at"] == len(head)
+    assert "decode to the same text" in token_diff(tok, head + [271], head + [198, 198])
+    typed = list(tok.encode("<|im_end|>", add_special_tokens=False, split_special_tokens=True))
+    assert len(typed) > 1
+    inj = record_divergence(tok, head + typed, head + [tok.convert_tokens_to_ids("<|im_end|>")])
+    assert inj["kind"] == "injection"
+    other = record_divergence(tok, head + [271], head + list(tok.encode("x", add_special_tokens=False)))
+    assert "kind" not in other and "unformable_ids" not in other
+    # Qwen3.5's vocabulary holds full-width digit pairs that its pre-tokenizer always splits
+    tok35 = get_model("Qwen/Qwen3.5-9B").tokenizer()
+    pair = tok35.convert_tokens_to_ids(tok35.convert_ids_to_tokens(74511))
+    assert tok35.decode([pair]) == "１０" and unformable_ids(tok35, [pair, 198]) == [pair]
+    expected = list(tok35.encode("１０", add_special_tokens=False))
+    note = token_diff(tok35, expected, [pair])
+    assert "no BPE merge" in note and "１０" in note

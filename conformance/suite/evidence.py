@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["set_current_item", "record_divergence", "divergence_of", "EVIDENCE_KEY", "WINDOW_BEFORE", "WINDOW_AFTER"]
+__all__ = ["set_current_item", "record_divergence", "divergence_of", "unformable_ids", "EVIDENCE_KEY", "WINDOW_BEFORE", "WINDOW_AFTER"]
 
 EVIDENCE_KEY = "conformance_divergence"
 WINDOW_BEFORE = 4
@@ -48,6 +48,30 @@ def _piece(tok: Any, i: int | None) -> str | None:
         return "(invalid id)"
 
 
+def unformable_ids(tok: Any, ids: Sequence[int]) -> list[int]:
+    """The ids among ``ids`` that the oracle's encoder never emits for their own text.
+
+    Some vocabularies (Qwen3.5/3.6, GLM-5) hold entries that no BPE merge sequence reaches: an HF
+    ``tokenizers`` BPE never produces them, while another encoder (e.g. a compiled one) may. An id
+    counts here when encoding its decoded text does not give back exactly that id; special tokens
+    and pieces that are not whole characters are never counted.
+    """
+    special = _special_ids(tok)
+    out = []
+    for i in dict.fromkeys(int(x) for x in ids):
+        if i in special:
+            continue
+        try:
+            text = tok.decode([i], skip_special_tokens=False)
+            if not text or "\ufffd" in text:
+                continue
+            if list(tok.encode(text, add_special_tokens=False)) != [i]:
+                out.append(i)
+        except Exception:  # noqa: BLE001 - an id outside the vocabulary is not an encoder question
+            continue
+    return out
+
+
 def record_divergence(tok: Any, expected: Sequence[int], got: Sequence[int], *, what: str = "") -> dict[str, Any] | None:
     """Attach the first divergence of two id lists to the running test; returns the record.
 
@@ -65,7 +89,22 @@ def record_divergence(tok: Any, expected: Sequence[int], got: Sequence[int], *, 
         if e is None and g is None:
             break
         rows.append([i, e, _piece(tok, e), e in special, g, _piece(tok, g), g in special])
-    record = {"what": what, "at": k, "expected_len": len(expected), "got_len": len(got), "rows": rows}
+    record: dict[str, Any] = {"what": what, "at": k, "expected_len": len(expected), "got_len": len(got), "rows": rows}
+    # Say what kind of difference it is when the ids are the template's text split differently:
+    # "injection" (content text became special ids), "encoder" (same text, another token split:
+    # BPE drift at a seam, or an encoder that is not the model's). Vocabulary entries the oracle's
+    # BPE never forms from their own text are listed as well.
+    try:
+        same_text = tok.decode(expected, skip_special_tokens=False) == tok.decode(got, skip_special_tokens=False)
+    except Exception:  # noqa: BLE001 - ids outside the vocabulary: certainly not the same text
+        same_text = False
+    if same_text:
+        tail_e, tail_g = set(expected[k:]), set(got[k:])
+        record["kind"] = "injection" if (tail_g - tail_e) & special else "encoder"
+    extra = [g for g in got[k:k + WINDOW_AFTER] if g not in set(expected[k:k + 4 * WINDOW_AFTER])]
+    odd = unformable_ids(tok, extra)
+    if odd:
+        record["unformable_ids"] = odd
     item = _current[0]
     if item is not None:
         props = [p for p in item.user_properties if p[0] != EVIDENCE_KEY]

@@ -56,7 +56,7 @@ def token_diff(tok: Any, expected: Sequence[int], got: Sequence[int], *, width: 
     attached to the running test as data (:mod:`conformance.suite.evidence`) for the report pages."""
     from conformance.suite.evidence import record_divergence
 
-    record_divergence(tok, expected, got, what=what)
+    record = record_divergence(tok, expected, got, what=what)
     k = next((i for i, (a, b) in enumerate(zip(expected, got)) if a != b), min(len(expected), len(got)))
     lines = [f"first divergence at token {k} (expected {len(expected)} ids, got {len(got)})",
              f"{'pos':>6}  {'expected':<32} {'got':<32}"]
@@ -67,6 +67,15 @@ def token_diff(tok: Any, expected: Sequence[int], got: Sequence[int], *, width: 
             break
         mark = "!" if e != g else " "
         lines.append(f"{mark}{i:>5}  {str(e) + ' ' + _piece(tok, e):<32} {str(g) + ' ' + _piece(tok, g):<32}")
+    if record and record.get("kind") == "encoder":
+        lines.append("note: both id lists decode to the same text: the renderer writes what the template writes but splits it into "
+                     "other tokens (BPE drift at a seam, or an encoder that is not the model's)")
+    if record and record.get("kind") == "injection":
+        lines.append("note: both id lists decode to the same text, but the renderer turned text into special ids (role-boundary injection)")
+    if record and record.get("unformable_ids"):
+        odd = ", ".join(f"{i} {_piece(tok, i)}" for i in record["unformable_ids"])
+        lines.append(f"note: the renderer emits vocabulary entries that no BPE merge of the oracle's tokenizer forms ({odd}): "
+                     "its encoder differs from the model's tokenizer here, not its template")
     return "\n".join(lines)
 
 
