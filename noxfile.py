@@ -70,7 +70,7 @@ def nightly(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
     pythons: list[str] = []
     for env, packages in PEER_ENVS.items():
-        venv = Path(".nox") / f"peer-{env}"
+        venv = Path(".nox").absolute() / f"peer-{env}"
         python = venv / "bin" / "python"
         if not python.exists():
             session.run("python", "-m", "venv", str(venv))

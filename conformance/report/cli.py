@@ -27,7 +27,8 @@ def add_parser(sub: Any) -> None:
                    help="interpreter of a peer's own environment (tinker, tml); main is this interpreter")
     p.add_argument("--workers", type=int, default=2, help="certifications run at once (default 2: this machine's cores)")
     p.add_argument("--examples", type=int, default=25, help="hypothesis examples per generated test (default 25)")
-    p.add_argument("--shrink-seconds", type=float, default=20, help="shrinking budget per generated failure (default 20)")
+    # Every failing generated test of a peer spends this much shrinking: 3 tests x ~50 peer runs.
+    p.add_argument("--shrink-seconds", type=float, default=5, help="shrinking budget per generated failure (default 5)")
     p.add_argument("--timeout", type=float, default=1200, help="seconds one certification may take (default 1200)")
     p.add_argument("--date", help="report date (default: today, UTC)")
     p.add_argument("--no-latest", action="store_true", help="do not point reports/latest at this report")
@@ -39,7 +40,8 @@ def _pythons(values: list[str]) -> dict[str, str]:
         env, sep, path = v.partition("=")
         if not sep or not path:
             raise SystemExit(f"conformance report: --python expects ENV=PATH, got {v!r}")
-        out[env] = path
+        # absolute, not resolved: a venv's python is a symlink whose target is outside the venv
+        out[env] = str(Path(path).absolute())
     return out
 
 

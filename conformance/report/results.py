@@ -82,6 +82,8 @@ def compact_run(report: dict[str, Any]) -> dict[str, Any]:
         "snapshot": {k: meta.get(k) for k in ("snapshot", "snapshot_content_hash", "chat_template_sha256", "fidelity",
                                                "golden_manifest_sha256")},
         "tests_s": report.get("duration_s"),
+        "area_seconds": {a: round(sum(t.get("duration", 0) for t in tests if t["area"] == a), 1)
+                         for a in sorted({t["area"] for t in tests})},
         "areas": report.get("areas", {}),
         "failing": failing,
         "failures": failures,

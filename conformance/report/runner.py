@@ -75,6 +75,8 @@ def _run_one(job: Job, python: str, examples: int, timeout: float) -> dict[str, 
         try:
             p = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=timeout)
             output, code = p.stdout + p.stderr, p.returncode
+        except OSError as e:  # the interpreter itself is missing or not executable
+            return {**base, "status": "crashed", "message": f"cannot start {python}: {e}", "duration_s": 0.0}
         except subprocess.TimeoutExpired as e:
             output = (e.stdout or b"").decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
             return {**base, "status": "crashed", "message": f"did not finish within {timeout:g}s",
