@@ -73,13 +73,23 @@ def _dropped(oracle: Oracle, variant: Variant, case: Case) -> list[dict[str, Any
                 # a field rendered only in part (Qwen3 keeps only what follows "</think>").
                 if not _appears(value.strip(), base) or not survives(lambda p, i=i, f=f: p[i].__setitem__(f, p[i][f] + _PROBE)):
                     out.append({"message": i, "field": f})
-        for j, _ in enumerate(m.get("tool_calls") or []):
+        for j, call in enumerate(m.get("tool_calls") or []):
             if not (
-                survives(lambda p, i=i, j=j: _probe_call_name(p[i]["tool_calls"][j]))
+                (survives(lambda p, i=i, j=j: _probe_call_name(p[i]["tool_calls"][j])) or _name_in_id(oracle, call))
                 and survives(lambda p, i=i, j=j: _probe_call_arguments(p[i]["tool_calls"][j]))
             ):
                 out.append({"message": i, "field": f"tool_calls[{j}]"})
     return out
+
+
+def _name_in_id(oracle: Oracle, call: dict[str, Any]) -> bool:
+    """The template writes the call id instead of the name (registry ``tool_call_name = "id"``) and
+    the id is upstream's ``functions.<name>:<n>`` for this call's name: the name is rendered."""
+    if oracle.entry.tool_call_name != "id":
+        return False
+    cid, name = str(call.get("id") or ""), call["function"]["name"]
+    head, sep, n = cid.rpartition(":")
+    return bool(sep) and n.isdigit() and head in (name, f"functions.{name}")
 
 
 def _appears(value: str, text: str) -> bool:

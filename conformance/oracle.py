@@ -97,8 +97,17 @@ class Oracle:
             out.append(m)
         return out
 
-    def _kwargs(self, variant: Variant) -> dict[str, Any]:
-        return dict(variant.template_kwargs)
+    def _kwargs(self, variant: Variant, tools: Any = None) -> dict[str, Any]:
+        kwargs = dict(variant.template_kwargs)
+        if tools and self.entry.tool_declaration == "typescript":
+            # What upstream's tokenizer code does before rendering (Kimi K2.5/K2.6); None falls
+            # back to the template's JSON declaration, as upstream does when the encoding fails.
+            from conformance.tool_declarations import tools_ts_str
+
+            ts = tools_ts_str(tools)
+            if ts is not None:
+                kwargs["tools_ts_str"] = ts
+        return kwargs
 
     @contextlib.contextmanager
     def _pinned_clock(self) -> Iterator[None]:
@@ -132,7 +141,7 @@ class Oracle:
                     tools=tools,
                     add_generation_prompt=add_generation_prompt,
                     tokenize=False,
-                    **self._kwargs(variant),
+                    **self._kwargs(variant, tools),
                 )
         except Exception as e:  # noqa: BLE001 - any template failure is a recorded fact
             raise TemplateRenderError(f"{type(e).__name__}: {e}") from e
@@ -140,7 +149,7 @@ class Oracle:
     def _literal_ids(self, messages: Sequence[dict[str, Any]], tools: Any, variant: Variant, agp: bool) -> list[int]:
         with self._pinned_clock():
             out = self.tok.apply_chat_template(
-                self.template_messages(messages), tools=tools, add_generation_prompt=agp, tokenize=True, **self._kwargs(variant)
+                self.template_messages(messages), tools=tools, add_generation_prompt=agp, tokenize=True, **self._kwargs(variant, tools)
             )
         if hasattr(out, "keys") and "input_ids" in out:
             out = out["input_ids"]

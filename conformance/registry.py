@@ -28,6 +28,8 @@ _CONVENTIONS = {
     "tool_call_content": ("keep", "none"),
     "tool_call_content_channel": ("content", "reasoning"),
     "second_oracle": ("", "openai-harmony"),
+    "tool_declaration": ("json", "typescript"),
+    "tool_call_name": ("field", "id"),
 }
 
 
@@ -55,6 +57,12 @@ class ModelEntry:
     root: Path
     # A second renderer from the model's makers that goldens are compared with ("" = none).
     second_oracle: str = ""
+    # How upstream hands declared tools to the template: "json" (``tools`` only) or "typescript"
+    # (Kimi K2.5/K2.6: also ``tools_ts_str``, built by conformance.tool_declarations).
+    tool_declaration: str = "json"
+    # Where a rendered tool call's function name is: "field" (the template writes function.name) or
+    # "id" (Kimi: only the call id is written; upstream ids are "functions.<name>:<n>").
+    tool_call_name: str = "field"
 
     def variant(self, name: str) -> Variant:
         try:
@@ -95,6 +103,8 @@ def _parse_entry(model_id: str, raw: dict[str, Any], root: Path) -> ModelEntry:
             variants=variants,
             root=root,
             second_oracle=raw.get("second_oracle", ""),
+            tool_declaration=raw.get("tool_declaration", "json"),
+            tool_call_name=raw.get("tool_call_name", "field"),
         )
     except KeyError as e:
         raise FixtureError(f"{where}: missing key {e.args[0]!r}") from None
