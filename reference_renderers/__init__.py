@@ -16,6 +16,7 @@ from typing import Any
 from reference_renderers.deepseek_v3 import DeepSeekV3Renderer
 from reference_renderers.deepseek_v31 import DeepSeekV31Renderer
 from reference_renderers.gpt_oss import GptOssRenderer
+from reference_renderers.kimi import KimiRenderer
 from reference_renderers.llama3 import Llama3Renderer
 from reference_renderers.mistral_nemo import MistralNemoRenderer
 from reference_renderers.nemotron3 import Nemotron3Renderer
@@ -33,6 +34,7 @@ __all__ = [
     "DeepSeekV3Renderer",
     "DeepSeekV31Renderer",
     "GptOssRenderer",
+    "KimiRenderer",
     "Llama3Renderer",
     "MistralNemoRenderer",
     "Nemotron3Renderer",
@@ -49,6 +51,7 @@ HAND_WRITTEN = {
     "llama3": "Llama3Renderer",
     "mistral-nemo": "MistralNemoRenderer",
     "nemotron3": "Nemotron3Renderer",
+    "kimi-k2": "KimiRenderer",
 }
 
 _FACTORIES: dict[str, Callable[..., Any]] = {}
@@ -61,6 +64,7 @@ _DEFAULT_MODEL = {
     "llama3": "meta-llama/Llama-3.1-8B-Instruct",
     "mistral-nemo": "mistralai/Mistral-Nemo-Instruct-2407",
     "nemotron3": "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16",
+    "kimi-k2": "moonshotai/Kimi-K2.6",
 }
 
 
@@ -100,3 +104,4 @@ register_renderer("gpt-oss", GptOssRenderer)
 register_renderer("llama3", Llama3Renderer)
 register_renderer("mistral-nemo", MistralNemoRenderer)
 register_renderer("nemotron3", Nemotron3Renderer)
+register_renderer("kimi-k2", KimiRenderer)

@@ -169,6 +169,37 @@ def parse_deepseek_v31(text: str, term: Termination) -> ParsedResponse:
     return ParsedResponse(content=text, reasoning_content=reasoning, tool_calls=calls, termination=term)
 
 
+_KIMI_CALL = re.compile(r"<\|tool_call_begin\|>(.*?)<\|tool_call_argument_begin\|>(.*?)<\|tool_call_end\|>", re.DOTALL)
+_KIMI_ID = re.compile(r"^(?:functions\.)?(.+):\d+$")
+
+
+def parse_kimi(text: str, term: Termination) -> ParsedResponse:
+    """Kimi K2: optional ``<think>reasoning</think>``, content, then a tool-calls section whose
+    calls carry only an id; the function name is read from upstream's ``functions.<name>:<n>`` ids.
+    A call whose id names no function cannot be dispatched and is not reported as a tool call (the
+    goldens agree: the template drops such a call's name, so the call is lost in the render)."""
+    reasoning = ""
+    if "</think>" in text:
+        reasoning, _, text = text.partition("</think>")
+        reasoning = reasoning.removeprefix("<think>")
+    calls = []
+    first = text.find("<|tool_calls_section_begin|>")
+    if first >= 0:
+        section = text[first:]
+        for m in _KIMI_CALL.finditer(section):
+            obj = _json_object(m.group(2))
+            if obj is None:
+                term = Termination.MALFORMED
+                continue
+            named = _KIMI_ID.match(m.group(1).strip())
+            if named:
+                calls.append({"name": named.group(1), "arguments": obj})
+        if section.count("<|tool_call_begin|>") != section.count("<|tool_call_end|>") or not section.endswith("<|tool_calls_section_end|>"):
+            term = Termination.MALFORMED
+        text = text[:first]
+    return ParsedResponse(content=text, reasoning_content=reasoning, tool_calls=calls, termination=term)
+
+
 def parse_plain(text: str, term: Termination) -> ParsedResponse:
     return ParsedResponse(content=text, termination=term)
 
@@ -182,6 +213,7 @@ PARSERS: dict[str, Callable[[str, Termination], ParsedResponse]] = {
     "deepseek-v3.1": parse_deepseek_v31,
     "qwen3.5": parse_xml_tool_calls,
     "nemotron3": parse_xml_tool_calls,
+    "kimi-k2": parse_kimi,
 }
 
 

@@ -155,8 +155,17 @@ def test_plan_covers_every_pair_and_marks_what_a_peer_does_not_serve():
     assert mistral_prime.not_served and "mistral-nemo" in mistral_prime.not_served
     llama_tml = next(j for j in jobs if j.implementation == "tml" and j.model.startswith("meta-llama/"))
     assert llama_tml.not_served
+    kimi_prime = {j.variant: j.not_served for j in jobs if j.implementation == "prime" and j.model == "moonshotai/Kimi-K2.6"}
+    assert not kimi_prime["thinking"] and "preserve_thinking" in kimi_prime["preserve_thinking"]
     with pytest.raises(ValueError, match="unknown implementation"):
         plan_jobs(["nope"])
+
+
+def test_control_token_names_compare_across_vocabularies():
+    from conformance.peers import _bare
+
+    assert _bare("<｜end▁of▁sentence｜>") == _bare("End_of_sentence")  # tml's name for DeepSeek's end of turn
+    assert _bare("<|im_end|>") == _bare("im_end") != _bare("im_start")
 
 
 def test_a_tampered_results_file_is_refused(tmp_path):
