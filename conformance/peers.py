@@ -36,6 +36,9 @@ PRIME_CONFIGS = {
     "Qwen/Qwen3.5-9B": "Qwen35RendererConfig",
     "Qwen/Qwen3.6-35B-A3B": "Qwen36RendererConfig",
     "nemotron3": "Nemotron3RendererConfig",
+    "moonshotai/Kimi-K2-Thinking": "KimiK2RendererConfig",
+    "moonshotai/Kimi-K2.5": "KimiK25RendererConfig",
+    "moonshotai/Kimi-K2.6": "KimiK25RendererConfig",
 }
 
 #: (our family, our variant) -> tinker-cookbook renderer name
@@ -55,6 +58,13 @@ TINKER_NAMES = {
     ("nemotron3", "thinking"): "nemotron3",
     ("nemotron3", "no_thinking"): "nemotron3_disable_thinking",
     ("nemotron3", "keep_history_thinking"): "nemotron3_preserve_thinking",
+    # one family, three templates: keyed by model id
+    ("moonshotai/Kimi-K2-Thinking", "default"): "kimi_k2",
+    ("moonshotai/Kimi-K2.5", "thinking"): "kimi_k25",
+    ("moonshotai/Kimi-K2.5", "no_thinking"): "kimi_k25_disable_thinking",
+    ("moonshotai/Kimi-K2.6", "thinking"): "kimi_k26",
+    ("moonshotai/Kimi-K2.6", "no_thinking"): "kimi_k26_disable_thinking",
+    ("moonshotai/Kimi-K2.6", "preserve_thinking"): "kimi_k26_preserve_thinking",
 }
 
 #: (our family, our variant) -> (tml-renderers class, its named constructor or "" for the plain
@@ -75,6 +85,13 @@ TML_RENDERERS: dict[tuple[str, str], tuple[str, str]] = {
     ("nemotron3", "thinking"): ("Nemotron3", ""),
     ("nemotron3", "no_thinking"): ("Nemotron3", "disable_thinking"),
     ("nemotron3", "keep_history_thinking"): ("Nemotron3", "preserve_thinking_history"),
+    # tml has no K2.6 class: its KimiK25 is what it offers for both
+    ("moonshotai/Kimi-K2-Thinking", "default"): ("KimiK2", ""),
+    ("moonshotai/Kimi-K2.5", "thinking"): ("KimiK25", ""),
+    ("moonshotai/Kimi-K2.5", "no_thinking"): ("KimiK25", "disable_thinking"),
+    ("moonshotai/Kimi-K2.6", "thinking"): ("KimiK25", ""),
+    ("moonshotai/Kimi-K2.6", "no_thinking"): ("KimiK25", "disable_thinking"),
+    ("moonshotai/Kimi-K2.6", "preserve_thinking"): ("KimiK25", "preserve_thinking_history"),
 }
 
 #: Text whose encoding must agree between a peer's built-in tokenizer and the model's snapshot.
@@ -95,10 +112,25 @@ def serves(peer: str, entry: ModelEntry, variant: str) -> str | None:
                 return f"Prime {cls_name} has no option for variant {v.name!r} ({', '.join(unmapped)})"
         return None
     if peer == "tinker":
-        return None if (entry.family, v.name) in TINKER_NAMES else f"tinker-cookbook has no renderer for {entry.family}/{v.name}"
+        return None if _lookup(TINKER_NAMES, entry, v) else f"tinker-cookbook has no renderer for {entry.family}/{v.name}"
     if peer == "tml":
-        return None if (entry.family, v.name) in TML_RENDERERS else f"tml-renderers has no renderer for {entry.family}/{v.name}"
+        return None if _lookup(TML_RENDERERS, entry, v) else f"tml-renderers has no renderer for {entry.family}/{v.name}"
     return f"unknown peer {peer!r}"
+
+
+def _bare(token: str) -> str:
+    """A control token's name without its brackets: ``<|im_end|>`` and ``im_end``,
+    ``<｜end▁of▁sentence｜>`` and ``End_of_sentence`` compare equal."""
+    for a, b in (("<|", "|>"), ("<｜", "｜>"), ("<", ">"), ("[", "]")):
+        if token.startswith(a) and token.endswith(b):
+            token = token[len(a):-len(b)]
+            break
+    return token.replace("\u2581", "_").lower()
+
+
+def _lookup(table: dict[tuple[str, str], Any], entry: ModelEntry, v: Variant) -> Any:
+    """A peer's entry for (model id, variant), else for (family, variant)."""
+    return table.get((entry.model_id, v.name)) or table.get((entry.family, v.name))
 
 
 # Option names of Prime's config classes (renderers 0.1.12), so a plan can say what is not served
@@ -112,6 +144,8 @@ _PRIME_FIELDS: dict[str, set[str]] = {
     "GptOssRendererConfig": {"thinking_retention", "name", "reasoning_effort", "conversation_start_date", "use_system_prompt",
                              "knowledge_cutoff", "model_identity", "auto_drop_analysis"},
     "Llama3RendererConfig": {"thinking_retention", "name", "date_string", "tools_in_user_message"},
+    "KimiK2RendererConfig": {"thinking_retention", "name", "enable_thinking"},
+    "KimiK25RendererConfig": {"thinking_retention", "name", "thinking", "image_cache_max"},
 }
 
 #: peer name -> ``--renderer`` spec
@@ -156,7 +190,7 @@ def prime(tokenizer: Any, model_id: str | None = None, variant: str | None = Non
 def tinker(tokenizer: Any, model_id: str | None = None, variant: str | None = None) -> Any:
     """tinker-cookbook's ``get_renderer(name, tokenizer)`` for this model and variant."""
     entry, v = _resolve(model_id, variant)
-    name = TINKER_NAMES.get((entry.family, v.name))
+    name = _lookup(TINKER_NAMES, entry, v)
     if name is None:
         known = ", ".join(f"{f}/{n}" for f, n in TINKER_NAMES)
         raise PeerMismatchError(f"tinker-cookbook: no renderer for {entry.family}/{v.name} ({entry.model_id}); known: {known}")
@@ -170,7 +204,7 @@ def tml(tokenizer: Any, model_id: str | None = None, variant: str | None = None)
     first proves it encodes like the snapshot (a canary text and every end-of-turn token); a
     mismatch is a :class:`PeerMismatchError`, not a wall of parity failures."""
     entry, v = _resolve(model_id, variant)
-    spec = TML_RENDERERS.get((entry.family, v.name))
+    spec = _lookup(TML_RENDERERS, entry, v)
     if spec is None:
         known = ", ".join(f"{f}/{n}" for f, n in TML_RENDERERS)
         raise PeerMismatchError(f"tml-renderers: no renderer for {entry.family}/{v.name} ({entry.model_id}); known: {known}")
@@ -194,7 +228,7 @@ def tml(tokenizer: Any, model_id: str | None = None, variant: str | None = None)
                 name = r.tokenizer.decode_special(int(tokenizer.convert_tokens_to_ids(t)))
             except Exception:  # noqa: BLE001 - an id the built-in vocabulary lacks
                 name = None
-            if not name or name not in t:
+            if not name or _bare(name) != _bare(t):
                 bad_specials.append(t)
         if ours != theirs or bad_specials:
             raise PeerMismatchError(

@@ -11,6 +11,7 @@ its one-line message; a job that leaves no report is ``crashed`` with the tail o
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import tempfile
 import time
@@ -26,6 +27,10 @@ __all__ = ["run_jobs", "probe_environment"]
 
 #: pytest's exit code for a usage error: how the plugin reports a start-up problem
 _USAGE_ERROR = 4
+#: Each job gets one core: the runner already runs one job per core, and thread pools in every
+#: job (torch's OpenMP in the peers, the Rust tokenizers' rayon) would otherwise fight for them,
+#: which measured here as 10x slower generated tests and most of the time spent in the kernel.
+_ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "RAYON_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
 def probe_environment(python: str, library: str, distribution: str) -> dict[str, Any]:
@@ -73,7 +78,7 @@ def _run_one(job: Job, python: str, examples: int, timeout: float) -> dict[str, 
                "--conformance-examples", str(examples), *job.extra_args]
         started = time.time()
         try:
-            p = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=timeout)
+            p = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=timeout, env={**os.environ, **_ONE_THREAD})
             output, code = p.stdout + p.stderr, p.returncode
         except OSError as e:  # the interpreter itself is missing or not executable
             return {**base, "status": "crashed", "message": f"cannot start {python}: {e}", "duration_s": 0.0}
