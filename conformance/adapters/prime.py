@@ -3,7 +3,10 @@
 ``bridge_to_next_turn`` -> RenderedTokens | None, ``is_prefix_stable``.
 
 Termination is inferred: a completion ending in one of the renderer's stop ids is STOP_SEQUENCE,
-anything else MALFORMED (the library reports none). Supervised examples come from
+anything else MALFORMED (the library reports none). ``parse_response`` is given ``prompt_ids``
+(the library asks for them: a prompt that opens ``<think>`` or an analysis channel changes how
+the completion starts): those of a one-message conversation, whose tail is the same for every
+prompt of the variant. Supervised examples come from
 ``renderers.build_training_sample(renderer, messages)``, whose loss mask covers every assistant
 message: it is offered as ``all_assistant_messages`` only.
 """
@@ -34,6 +37,7 @@ class PrimeAdapter:
         self.renderer = renderer
         self.tokenizer = tokenizer
         self.has_extension_property = bool(getattr(renderer, "is_prefix_stable", False))
+        self._prompt_tail: list[int] | None = None
         self.capabilities = Capabilities(
             bridge=callable(getattr(renderer, "bridge_to_next_turn", None)), train_on=("all_assistant_messages",)
         )
@@ -66,8 +70,10 @@ class PrimeAdapter:
     def parse_response(self, ids: Sequence[int]) -> ParsedResponse:
         ids = list(ids)
         term = Termination.STOP_SEQUENCE if ids and ids[-1] in self.stop_token_ids() else Termination.MALFORMED
+        if self._prompt_tail is None:
+            self._prompt_tail = _ids(self.renderer.render_ids([{"role": "user", "content": "x"}], add_generation_prompt=True))
         try:
-            p = self.renderer.parse_response(ids)
+            p = self.renderer.parse_response(ids, prompt_ids=self._prompt_tail)
         except Exception:  # noqa: BLE001
             return ParsedResponse(termination=Termination.MALFORMED)
         calls = []

@@ -12,8 +12,9 @@ render is its ids and the only train-on choice offered is ``last_assistant_messa
 
 Parsing: the library's parser belongs to a prompt; the adapter keeps one from a one-message prompt
 (its tail, e.g. an opened ``<think>``, is the same for every prompt of the variant). Termination is
-inferred: a parse that ends with the library's end-of-sampling marker is STOP_SEQUENCE, a parse
-error or a parse without it is MALFORMED. There is no bridge: the library re-renders history.
+inferred: a parse that ends with the library's end-of-sampling marker is STOP_SEQUENCE; a parse
+error, a parse without it, or with the synthetic marker tml adds when it closes a truncated stream
+itself, is MALFORMED. There is no bridge: the library re-renders history.
 """
 
 from __future__ import annotations
@@ -49,6 +50,14 @@ def _to_oss(m: dict[str, Any]) -> dict[str, Any]:
     if out.get("content") is None:
         out["content"] = ""
     return out
+
+
+def _synthetic(message: Any) -> bool:
+    """tml closes a truncated stream with an end-of-sampling marker of its own, flagged
+    ``training_metadata.is_synthetic``: that is not a clean stop."""
+    meta = getattr(message, "message_metadata", None)
+    training = getattr(meta, "training_metadata", None) if meta is not None else None
+    return bool(getattr(training, "is_synthetic", False))
 
 
 class TmlAdapter:
@@ -104,7 +113,7 @@ class TmlAdapter:
             parsed = list(self._parser.parse_tokens([int(i) for i in ids]))
         except Exception:  # noqa: BLE001 - the library raises ParseError on truncated or broken output
             return ParsedResponse(termination=Termination.MALFORMED)
-        ended = any(type(getattr(m, "content", None)).__name__ == "ModelEndSampling" for m in parsed)
+        ended = any(type(getattr(m, "content", None)).__name__ == "ModelEndSampling" and not _synthetic(m) for m in parsed)
         try:
             dicts = chat.MessageList(parsed).to_oss_messages()
         except Exception:  # noqa: BLE001
