@@ -17,6 +17,7 @@ from typing import Any
 
 from conformance.errors import InvalidMessagesError
 from conformance.message_spans import message_bodies, runs_from_owners
+from conformance.messages import validate_messages
 from conformance.protocol import Capabilities, ParsedResponse, RenderedTokens, SupervisedExample
 from reference_renderers.encoding import PieceEncoder
 from reference_renderers.parsers import parse_with
@@ -156,6 +157,27 @@ class PieceRenderer:
         self, prev_prompt: Sequence[int], prev_completion: Sequence[int], new_messages: Sequence[dict[str, Any]], *, tools: Any = None
     ) -> list[int] | None:
         return None
+
+    def _bridge_history(
+        self,
+        prev_prompt: Sequence[int],
+        prev_completion: Sequence[int],
+        new_messages: Sequence[dict[str, Any]],
+        *,
+        closing_id: int,
+        refused_roles: tuple[str, ...] = ("assistant",),
+        roles: Sequence[str] | None = None,
+    ) -> list[int] | None:
+        """What every bridge starts with: None for new messages it must not bridge (an assistant
+        message is sampled, never bridged), the new messages validated, then the history kept byte
+        for byte and a truncated completion closed with ``closing_id``, as the template would."""
+        if not new_messages or any(m.get("role") in refused_roles for m in new_messages):
+            return None
+        validate_messages(new_messages, **({"roles": roles} if roles is not None else {}))
+        ids = list(prev_prompt) + list(prev_completion)
+        if not prev_completion or prev_completion[-1] not in (*self._stop_ids, closing_id):
+            ids.append(closing_id)
+        return ids
 
 
 def _rebuild(module: str, qualname: str, model_id: str, variant: str) -> Any:

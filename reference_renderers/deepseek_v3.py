@@ -97,13 +97,11 @@ class DeepSeekV3Renderer(PieceRenderer):
     def bridge_to_next_turn(
         self, prev_prompt: Sequence[int], prev_completion: Sequence[int], new_messages: Sequence[dict[str, Any]], *, tools: Any = None
     ) -> list[int] | None:
-        if not new_messages or any(m.get("role") in ("assistant", "system") for m in new_messages):
-            return None  # assistant messages are sampled; system messages belong at the top
-        validate_messages(new_messages)
-        eos = self._enc.id(EOS)
-        ids = list(prev_prompt) + list(prev_completion)
-        if not prev_completion or prev_completion[-1] != eos:
-            ids.append(eos)  # truncated: close the turn as the template does
+        # System messages belong at the top: not bridged.
+        ids = self._bridge_history(prev_prompt, prev_completion, new_messages, closing_id=self._enc.id(EOS),
+                                   refused_roles=("assistant", "system"))
+        if ids is None:
+            return None
         # Whether a tool output was already rendered decides how the next one opens; the history's
         # ids tell, without re-rendering it.
         seen = self._enc.id(OUTPUT_BEGIN) in ids

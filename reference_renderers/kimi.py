@@ -139,12 +139,9 @@ class KimiRenderer(PieceRenderer):
 
     def bridge_to_next_turn(self, prev_prompt: Sequence[int], prev_completion: Sequence[int],
                             new_messages: Sequence[dict[str, Any]], *, tools: Any = None) -> list[int] | None:
-        if not new_messages or any(m.get("role") == "assistant" for m in new_messages):
-            return None  # an assistant message must be sampled, never bridged
-        validate_messages(new_messages)
-        ids = list(prev_prompt) + list(prev_completion)
-        if not prev_completion or prev_completion[-1] != self._im_end:
-            ids.append(self._im_end)  # truncated: close the turn as the template would
+        ids = self._bridge_history(prev_prompt, prev_completion, new_messages, closing_id=self._im_end)
+        if ids is None:
+            return None
         # The new messages rendered behind a placeholder system message (so no default system
         # prompt is written), cut at the first new message.
         body = self._pieces([{"role": "system", "content": ""}, *new_messages], None, True)

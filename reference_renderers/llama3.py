@@ -154,15 +154,16 @@ class Llama3Renderer(PieceRenderer):
     def bridge_to_next_turn(
         self, prev_prompt: Sequence[int], prev_completion: Sequence[int], new_messages: Sequence[dict[str, Any]], *, tools: Any = None
     ) -> list[int] | None:
-        if not new_messages or any(m.get("role") == "assistant" for m in new_messages):
-            return None  # an assistant message must be sampled, never bridged
-        validate_messages(new_messages, roles=_ROLES)
-        ids = list(prev_prompt) + list(prev_completion)
+        # A truncated turn is closed as the template would: a call in ipython mode with eom. (The
+        # completion is decoded only when it is truncated; a finished one keeps its own stop id.)
+        closing = self._stop_ids[0]
         if not prev_completion or prev_completion[-1] not in self._stop_ids:
-            # Truncated: close the turn as the template would (a call in ipython mode with eom).
             text = self.tokenizer.decode(list(prev_completion), skip_special_tokens=False).lstrip()
             is_call = text.startswith(("<|python_tag|>", '{"name": "'))
-            ids.append(self._enc.id("<|eom_id|>" if is_call and self._builtin is not None else "<|eot_id|>"))
+            closing = self._enc.id("<|eom_id|>" if is_call and self._builtin is not None else "<|eot_id|>")
+        ids = self._bridge_history(prev_prompt, prev_completion, new_messages, closing_id=closing, roles=_ROLES)
+        if ids is None:
+            return None
         out: Pieces = []
         self._messages(out, new_messages, 0)
         out.append(("m", "", -1))

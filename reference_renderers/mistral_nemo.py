@@ -132,13 +132,11 @@ class MistralNemoRenderer(PieceRenderer):
     def bridge_to_next_turn(
         self, prev_prompt: Sequence[int], prev_completion: Sequence[int], new_messages: Sequence[dict[str, Any]], *, tools: Any = None
     ) -> list[int] | None:
-        if not new_messages or any(m.get("role") in ("assistant", "system") for m in new_messages):
-            return None  # assistant messages are sampled; a system prompt would have to move
-        validate_messages(new_messages)
-        eos = self._enc.id("</s>")
-        ids = list(prev_prompt) + list(prev_completion)
-        if not prev_completion or prev_completion[-1] != eos:
-            ids.append(eos)  # truncated: close the turn as the template does
+        # A system prompt would have to move (it lives in the last user turn): not bridged.
+        ids = self._bridge_history(prev_prompt, prev_completion, new_messages, closing_id=self._enc.id("</s>"),
+                                   refused_roles=("assistant", "system"))
+        if ids is None:
+            return None
         out: Pieces = []
         self._messages(out, new_messages, tools, 0, None)
         return ids + self._enc.encode(out)

@@ -144,15 +144,21 @@ def parse_xml_tool_calls(text: str, term: Termination) -> ParsedResponse:
     return ParsedResponse(content=text.strip("\n"), reasoning_content=reasoning, tool_calls=calls, termination=term)
 
 
+def _split_reasoning(text: str) -> tuple[str, str]:
+    """(reasoning, rest) for text that may open with ``reasoning</think>`` (its ``<think>``
+    optional: the prompt may have opened it), kept verbatim."""
+    if "</think>" not in text:
+        return "", text
+    reasoning, _, rest = text.partition("</think>")
+    return reasoning.removeprefix("<think>"), rest
+
+
 _DSV31_CALL = re.compile(r"<｜tool▁call▁begin｜>(.*?)<｜tool▁sep｜>(.*?)<｜tool▁call▁end｜>", re.DOTALL)
 
 
 def parse_deepseek_v31(text: str, term: Termination) -> ParsedResponse:
     """DeepSeek-V3.1: optional ``reasoning</think>``, content, then a tool-calls section."""
-    reasoning = ""
-    if "</think>" in text:
-        reasoning, _, text = text.partition("</think>")
-        reasoning = reasoning.removeprefix("<think>")
+    reasoning, text = _split_reasoning(text)
     calls = []
     first = text.find("<｜tool▁calls▁begin｜>")
     if first >= 0:
@@ -178,10 +184,7 @@ def parse_kimi(text: str, term: Termination) -> ParsedResponse:
     calls carry only an id; the function name is read from upstream's ``functions.<name>:<n>`` ids.
     A call whose id names no function cannot be dispatched and is not reported as a tool call (the
     goldens agree: the template drops such a call's name, so the call is lost in the render)."""
-    reasoning = ""
-    if "</think>" in text:
-        reasoning, _, text = text.partition("</think>")
-        reasoning = reasoning.removeprefix("<think>")
+    reasoning, text = _split_reasoning(text)
     calls = []
     first = text.find("<|tool_calls_section_begin|>")
     if first >= 0:

@@ -146,12 +146,9 @@ class Qwen3Renderer(PieceRenderer):
 
     def bridge_to_next_turn(self, prev_prompt: Sequence[int], prev_completion: Sequence[int],
                             new_messages: Sequence[dict[str, Any]], *, tools: Any = None) -> list[int] | None:
-        if not new_messages or any(m.get("role") == "assistant" for m in new_messages):
-            return None  # an assistant message must be sampled, never bridged
-        validate_messages(new_messages)
-        ids = list(prev_prompt) + list(prev_completion)
-        if not prev_completion or prev_completion[-1] != self._im_end:
-            ids.append(self._im_end)  # truncated: close the turn as the template would
+        ids = self._bridge_history(prev_prompt, prev_completion, new_messages, closing_id=self._im_end)
+        if ids is None:
+            return None
         # Render the new messages as they follow an assistant turn, behind a placeholder user
         # message; what comes before the new messages' first marker (the placeholder, and any
         # block a family writes at the top) is cut. A leading system message here is never
