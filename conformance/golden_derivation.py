@@ -14,6 +14,7 @@ from conformance.message_spans import attribution_runs, message_bodies
 from conformance.messages import normalize_tool_calls
 from conformance.oracle import Encoded, Oracle, TemplateRenderError
 from conformance.registry import Variant
+from conformance.turn_end import closing_position, continuation, final_closing_id, with_probe
 
 __all__ = ["GOLDEN_SCHEMA_VERSION", "derive_golden", "TRAIN_ON_CHOICES"]
 
@@ -123,6 +124,39 @@ def _span_after(prompt_ids: list[int], full_ids: list[int], stop_ids: list[int])
     return "no end-of-turn token follows the generation prompt in the full render"
 
 
+def _span_closed_by_next(
+    oracle: Oracle, variant: Variant, case: Case, k: int, prompt_ids: list[int], full_ids: list[int], tail: list[int] | str
+) -> tuple[int, int] | str:
+    """Assistant message ``k``'s sampled span where the next message's marker closes a turn
+    (registry ``turn_end = "next_message"``, :mod:`conformance.turn_end`): through that marker in
+    ``full``, or, for the final message, through the closing id ``tail`` appended to ``full``."""
+    if not _is_prefix(prompt_ids, full_ids):
+        d = _first_divergence(prompt_ids, full_ids)
+        return f"the full render is not an extension of the generation prompt (first divergence at token {d})"
+    msgs = case.messages_list()
+    if k == len(msgs) - 1:
+        return (len(prompt_ids), len(full_ids) + 1) if isinstance(tail, list) else tail
+    try:
+        probed = oracle.encode(with_probe(msgs, k + 1), case.tools_list(), variant, add_generation_prompt=False, cross_check=False).ids
+    except TemplateRenderError as e:
+        return f"message {k + 1} cannot be rendered with a probe in its content: {e}"
+    j = closing_position(prompt_ids, full_ids, probed, oracle.stop_ids)
+    return (len(prompt_ids), j + 1) if isinstance(j, int) else f"assistant message {k} (closed by message {k + 1}'s marker): {j}"
+
+
+def _final_tail(oracle: Oracle, variant: Variant, case: Case, full_ids: list[int]) -> list[int] | str:
+    """``[closing id]`` of the final assistant message where the next message's marker closes a
+    turn (empty where the template closes turns itself), or why it cannot be derived."""
+    if oracle.entry.turn_end != "next_message":
+        return []
+    tools = case.tools_list()
+    closing = final_closing_id(
+        case.messages_list(), full_ids, lambda p: oracle.encode(p, tools, variant, add_generation_prompt=False, cross_check=False).ids,
+        oracle.stop_ids,
+    )
+    return [closing] if isinstance(closing, int) else closing
+
+
 def _expected_message(oracle: Oracle, case: Case, index: int, dropped: list[dict[str, Any]]) -> dict[str, Any]:
     m = case.messages[index]
     gone = {d["field"] for d in dropped if d["message"] == index}
@@ -190,7 +224,16 @@ def _derive(oracle: Oracle, variant: Variant, case: Case, minimal: bool) -> dict
     if not minimal:
         rec["full"]["attribution"] = _attribution(oracle, case, variant, full.ids)
     assert last is not None
-    span = _span_after(prompt.ids, full.ids, oracle.stop_ids) if prompt is not None else None
+    tail = _final_tail(oracle, variant, case, full.ids)
+    if tail:
+        # The template writes no token of its own to close the final turn (conformance.turn_end):
+        # the sampled completion, and a supervised example, end with the marker it writes for the
+        # message that would follow.
+        rec["supervised_tail"] = {"error": tail} if isinstance(tail, str) else {"error": None, "tokens": oracle.pieces(tail)}
+    span: tuple[int, int] | str | None = None
+    if prompt is not None:
+        span = (_span_closed_by_next(oracle, variant, case, last, prompt.ids, full.ids, tail) if tail
+                else _span_after(prompt.ids, full.ids, oracle.stop_ids))
     dropped = _dropped(oracle, variant, case)
     rec["dropped"] = dropped
 
@@ -201,12 +244,15 @@ def _derive(oracle: Oracle, variant: Variant, case: Case, minimal: bool) -> dict
         if isinstance(span, str):
             rec["completion"] = {"error": span}
         else:
+            supervised = full.ids + (tail if isinstance(tail, list) else [])
             rec["completion"] = {
                 "error": None,
                 "start": span[0],
-                "tokens": oracle.pieces(full.ids[span[0] : span[1]]),
+                "tokens": oracle.pieces(supervised[span[0] : span[1]]),
                 "expected": _expected_message(oracle, case, last, dropped),
             }
+            if tail:
+                rec["completion"]["closed_by"] = continuation(case.messages[last])["role"]
             spelled = _spelled_markup(oracle, case.messages[last])
             if spelled:
                 # The template emits such text as its own markup (and Qwen3 even re-parses
@@ -216,7 +262,7 @@ def _derive(oracle: Oracle, variant: Variant, case: Case, minimal: bool) -> dict
                     f"the final assistant message spells template tokens {spelled}: its parse is ambiguous"
                 )
     if not minimal:
-        rec["weights"] = _weights(oracle, case, variant, full.ids, rec["completion"], rec["full"]["attribution"])
+        rec["weights"] = _weights(oracle, case, variant, full.ids, rec["completion"], rec["full"]["attribution"], tail)
     return rec
 
 
@@ -232,13 +278,21 @@ def _with_second_oracle(oracle: Oracle, variant: Variant, case: Case, rec: dict[
 
 
 def _weights(
-    oracle: Oracle, case: Case, variant: Variant, full_ids: list[int], completion: dict[str, Any], attribution: dict[str, Any]
+    oracle: Oracle,
+    case: Case,
+    variant: Variant,
+    full_ids: list[int],
+    completion: dict[str, Any],
+    attribution: dict[str, Any],
+    tail: list[int] | str,
 ) -> dict[str, Any]:
-    """Spans of ``full`` a supervised example trains on (weight 1); all other tokens weigh 0.
+    """Spans of the supervised example a trainer trains on (weight 1); all other tokens weigh 0.
 
-    A span runs from the end of that assistant message's generation prompt through its
-    end-of-turn token: the tokens the model itself samples. Template text after the stop token
-    (Qwen's trailing newline) is in the example with weight 0.
+    The supervised example is ``full``, followed by ``supervised_tail`` where the template closes
+    a turn only with the next message's marker (:mod:`conformance.turn_end`). A span runs from the
+    end of that assistant message's generation prompt through its end-of-turn token: the tokens
+    the model itself samples. Template text after the stop token (Qwen's trailing newline) is in
+    the example with weight 0.
 
     * ``last_assistant_message``: the final message's span (the completion slice);
     * ``last_assistant_turn``: every assistant message after the last user message (a tool loop:
@@ -250,6 +304,9 @@ def _weights(
     * ``all_tokens``: the whole render.
     """
     out: dict[str, Any] = {}
+    if isinstance(tail, str):
+        why = f"the final turn's closing id cannot be derived: {tail}"
+        return {c: {"error": why} for c in TRAIN_ON_CHOICES}
     if completion.get("error"):
         out["last_assistant_message"] = {"error": completion["error"]}
     else:
@@ -267,13 +324,14 @@ def _weights(
         except TemplateRenderError as e:
             spans[k] = f"generation prompt before message {k}: {e}"
             continue
-        span = _span_after(gen.ids, full_ids, oracle.stop_ids)
+        span = (_span_closed_by_next(oracle, variant, case, k, gen.ids, full_ids, tail) if tail
+                else _span_after(gen.ids, full_ids, oracle.stop_ids))
         spans[k] = list(span) if isinstance(span, tuple) else f"assistant message {k}: {span}"
     for choice, ks in (("all_assistant_messages", list(spans)), ("last_assistant_turn", [k for k in spans if k > last_user])):
         errors = [spans[k] for k in ks if isinstance(spans[k], str)]
         out[choice] = {"error": errors[0]} if errors else {"error": None, "spans": [spans[k] for k in ks]}
     out["all_messages"] = _all_messages(oracle, case, variant, full_ids, spans, attribution)
-    out["all_tokens"] = {"error": None, "spans": [[0, len(full_ids)]]}
+    out["all_tokens"] = {"error": None, "spans": [[0, len(full_ids) + len(tail)]]}
     return {c: out[c] for c in TRAIN_ON_CHOICES}
 
 

@@ -68,6 +68,9 @@ def _registry_pins(entry: ModelEntry) -> dict[str, Any]:
         "tool_call_content": entry.tool_call_content,
         "tool_call_content_channel": entry.tool_call_content_channel,
         "second_oracle": entry.second_oracle,
+        "tool_declaration": entry.tool_declaration,
+        "tool_call_name": entry.tool_call_name,
+        "turn_end": entry.turn_end,
         "variants": {v.name: {"description": v.description, "template_kwargs": v.template_kwargs} for v in entry.variants.values()},
     }
 

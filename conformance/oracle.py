@@ -34,7 +34,10 @@ from conformance.snapshots import Snapshot, load_text_encoder, load_tokenizer
 
 __all__ = ["GENERATOR_VERSION", "Oracle", "TemplateRenderError"]
 
-GENERATOR_VERSION = "4"  # 2: second_oracle (openai-harmony) records; 3: last_assistant_turn, all_tokens weights; 4: all_messages
+# 2: second_oracle (openai-harmony) records; 3: last_assistant_turn, all_tokens weights; 4: all_messages;
+# 5: turn_end "next_message" (completion closed by the next message's marker, supervised_tail), every
+#    registry convention pinned in the manifest
+GENERATOR_VERSION = "5"
 _SENTINEL_OPEN, _SENTINEL_CLOSE = "\ue000", "\ue001"  # private use: never in real text
 _CONTENT_ROLES = ("system", "user", "tool")
 

@@ -83,7 +83,11 @@ class Renderer(Protocol):
     * ``build_supervised_example(messages, tools=, train_on=)`` returns the full render's ids and a
       weight per id: 1 exactly on the ids the model samples for the chosen assistant messages
       (from the end of their generation prompt through the end-of-turn token), 0 elsewhere
-      (*loss weights*). ``train_on`` is one of ``capabilities.train_on``: ``last_assistant_message``,
+      (*loss weights*). Where the template has no end-of-turn token of its own and the next
+      message's role marker closes a turn (GLM-5), that marker is the turn's end-of-turn token, and
+      a conversation ending with an assistant message is followed by the marker of the message
+      that would follow it (``<|observation|>`` after tool calls, else ``<|user|>``; see
+      :mod:`conformance.turn_end`). ``train_on`` is one of ``capabilities.train_on``: ``last_assistant_message``,
       ``last_assistant_turn`` (every assistant message after the last user message; tool results
       between them weigh 0), ``all_assistant_messages``, ``all_messages`` (every assistant message
       as above plus the body of every other message: its content through its end-of-turn token,

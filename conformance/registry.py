@@ -30,6 +30,7 @@ _CONVENTIONS = {
     "second_oracle": ("", "openai-harmony"),
     "tool_declaration": ("json", "typescript"),
     "tool_call_name": ("field", "id"),
+    "turn_end": ("token", "next_message"),
 }
 
 
@@ -63,6 +64,9 @@ class ModelEntry:
     # Where a rendered tool call's function name is: "field" (the template writes function.name) or
     # "id" (Kimi: only the call id is written; upstream ids are "functions.<name>:<n>").
     tool_call_name: str = "field"
+    # What closes an assistant turn: "token" (the template's own end-of-turn token) or
+    # "next_message" (GLM-5: the next message's role marker; see conformance.turn_end).
+    turn_end: str = "token"
 
     def variant(self, name: str) -> Variant:
         try:
@@ -105,6 +109,7 @@ def _parse_entry(model_id: str, raw: dict[str, Any], root: Path) -> ModelEntry:
             second_oracle=raw.get("second_oracle", ""),
             tool_declaration=raw.get("tool_declaration", "json"),
             tool_call_name=raw.get("tool_call_name", "field"),
+            turn_end=raw.get("turn_end", "token"),
         )
     except KeyError as e:
         raise FixtureError(f"{where}: missing key {e.args[0]!r}") from None

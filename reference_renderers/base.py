@@ -19,6 +19,7 @@ from conformance.errors import InvalidMessagesError
 from conformance.message_spans import message_bodies, runs_from_owners
 from conformance.messages import validate_messages
 from conformance.protocol import Capabilities, ParsedResponse, RenderedTokens, SupervisedExample
+from conformance.turn_end import closing_position, final_closing_id, with_probe
 from reference_renderers.encoding import PieceEncoder
 from reference_renderers.parsers import parse_with
 
@@ -37,6 +38,7 @@ def supervised_example(
     stop_ids: Sequence[int],
     message_runs: Callable[[], dict[int, tuple[int, int]] | str] | None = None,
     render_full: Callable[[list[dict[str, Any]]], list[int]] | None = None,
+    turn_end: str = "token",
 ) -> SupervisedExample:
     """Weights over ``ids`` (the full render) for ``train_on`` (see ``conformance.protocol.TRAIN_ON``).
 
@@ -45,9 +47,21 @@ def supervised_example(
     the first stop id after it. Everything else weighs 0, including template text after the last
     stop id (Qwen's trailing newline), which stays in the example. ``all_messages`` adds the body
     of every other message (``conformance.message_spans.body_span``), from ``message_runs()`` (each
-    message's token extent in ``ids``) and ``render_full`` (the render of edited messages)."""
+    message's token extent in ``ids``) and ``render_full`` (the render of edited messages).
+
+    ``turn_end="next_message"`` (GLM-5, :mod:`conformance.turn_end`): a turn ends with the next
+    message's marker instead, found with ``render_full``; a conversation that ends with an
+    assistant message gets the marker of the message that would follow it appended to ``ids``."""
     if train_on not in choices:
         raise ValueError(f"train_on must be one of {', '.join(choices)}, not {train_on!r}")
+    closed_by_next = turn_end == "next_message"
+    if closed_by_next and messages and messages[-1]["role"] == "assistant":
+        if render_full is None:
+            raise ValueError("turn_end='next_message' needs render_full")
+        closing = final_closing_id(messages, ids, render_full, stop_ids)
+        if isinstance(closing, str):
+            raise InvalidMessagesError(f"message {len(messages) - 1}: the end of the final turn cannot be found: {closing}")
+        ids = [*ids, closing]
     if train_on == "all_tokens":
         return SupervisedExample(ids, [1.0] * len(ids))
     weights = [0.0] * len(ids)
@@ -68,9 +82,17 @@ def supervised_example(
                 f"message {k}: its turn renders differently in history than when sampled "
                 "(the template rewrites earlier turns); train such turns one at a time"
             )
-        j = next((j for j in range(len(prompt), len(ids)) if ids[j] in stops), None)
-        if j is None:
-            raise InvalidMessagesError(f"message {k}: no end-of-turn token after its generation prompt")
+        if closed_by_next:
+            j: int | str | None = len(ids) - 1 if k == len(messages) - 1 else None
+            if j is None:
+                assert render_full is not None
+                j = closing_position(prompt, ids, render_full(with_probe(messages, k + 1)), stop_ids)
+            if isinstance(j, str):
+                raise InvalidMessagesError(f"message {k}: no end-of-turn token closes it: {j}")
+        else:
+            j = next((j for j in range(len(prompt), len(ids)) if ids[j] in stops), None)
+            if j is None:
+                raise InvalidMessagesError(f"message {k}: no end-of-turn token after its generation prompt")
         for t in range(len(prompt), j + 1):
             weights[t] = 1.0
     return SupervisedExample(ids, weights)
@@ -145,6 +167,7 @@ class PieceRenderer:
             self._stop_ids,
             message_runs=lambda: runs_from_owners(self.render(messages, tools=tools).message_indices or []),
             render_full=lambda edited: self._enc.encode(self._pieces(edited, tools, False)),
+            turn_end=self.entry.turn_end,
         )
 
     def parse_response(self, ids: Sequence[int]) -> ParsedResponse:

@@ -70,7 +70,7 @@ class TemplateRenderer:
 
         return supervised_example(
             messages, ids, train_on, self.capabilities.train_on, lambda k: self._encode(messages[:k], tools, True), self.stop_token_ids(),
-            message_runs=runs, render_full=lambda edited: self._encode(edited, tools, False),
+            message_runs=runs, render_full=lambda edited: self._encode(edited, tools, False), turn_end=self._entry.turn_end,
         )
 
     def parse_response(self, ids: Sequence[int]) -> ParsedResponse:

@@ -16,7 +16,7 @@ def _boundaries(ctx, renderer, case):
     if ctx.golden(case)["full"].get("error"):
         pytest.skip(f"template fact: {ctx.golden(case)['full']['error']}")
     msgs = case.messages_list()
-    out = [(k, k2, p, c, n, msgs[k + 1 : k2]) for k, k2, p, c, n in turn_pairs(renderer, case) if c is not None]
+    out = [(k, k2, p, c, n, msgs[k + 1 : k2]) for k, k2, p, c, n in turn_pairs(renderer, case, ctx.entry.turn_end) if c is not None]
     if not out:
         pytest.skip("template fact: no assistant turn with a derivable completion is followed by another")
     return out

@@ -8,10 +8,16 @@ import warnings
 import pytest
 
 from conformance.suite.support import repro, require_case_capabilities
+from conformance.turn_end import closing_position, with_probe
 
 
-def turn_pairs(renderer, case):
-    """Yield (k, k2, prompt_k, completion_k, prompt_k2) over consecutive assistant turns."""
+def turn_pairs(renderer, case, turn_end="token"):
+    """Yield (k, k2, prompt_k, completion_k, prompt_k2) over consecutive assistant turns.
+
+    ``completion_k`` is what the model samples for message ``k``: its render after the prompt
+    through the first stop id, or, where the next message's marker closes a turn (registry
+    ``turn_end = "next_message"``), its render followed by the marker the renderer writes for
+    message ``k + 1`` (:func:`conformance.turn_end.closing_position`). None when not derivable."""
     msgs, tools = case.messages_list(), case.tools_list()
     stops = set(renderer.stop_token_ids())
     idx = [i for i, m in enumerate(msgs) if m["role"] == "assistant"]
@@ -20,14 +26,19 @@ def turn_pairs(renderer, case):
         full = renderer.render(msgs[: k + 1], tools=tools).ids
         if full[: len(prompt)] != prompt:
             completion = None
+        elif turn_end == "next_message":
+            continued = renderer.render(msgs[: k + 2], tools=tools).ids
+            probed = renderer.render(with_probe(msgs[: k + 2], k + 1), tools=tools).ids
+            j = closing_position(full, continued, probed, list(stops))
+            completion = full[len(prompt) :] + [continued[j]] if isinstance(j, int) else None
         else:
             end = next((j for j in range(len(prompt), len(full)) if full[j] in stops), None)
             completion = None if end is None else full[len(prompt) : end + 1]
         yield k, k2, prompt, completion, renderer.build_generation_prompt(msgs[:k2], tools=tools)
 
 
-def _breaks(renderer, case):
-    for k, k2, prompt, completion, nxt in turn_pairs(renderer, case):
+def _breaks(renderer, case, turn_end):
+    for k, k2, prompt, completion, nxt in turn_pairs(renderer, case, turn_end):
         seq = prompt + (completion or [])
         if completion is None or nxt[: len(seq)] != seq:
             return k, k2, seq, nxt
@@ -39,7 +50,7 @@ def test_claimed_extension_holds(conformance_ctx, renderer, multi_turn_case):
         pytest.skip("capability not claimed: extension (see test_unclaimed_extension_has_a_witness)")
     require_case_capabilities(conformance_ctx, multi_turn_case)
     try:
-        b = _breaks(renderer, multi_turn_case)
+        b = _breaks(renderer, multi_turn_case, conformance_ctx.entry.turn_end)
     except Exception as e:  # a template-fact case the renderer refuses
         if conformance_ctx.golden(multi_turn_case)["full"].get("error"):
             pytest.skip(f"template fact: {e}")
@@ -64,7 +75,7 @@ def test_unclaimed_extension_has_a_witness(conformance_ctx, renderer):
         if sum(m["role"] == "assistant" for m in case.messages) < 2:
             continue
         try:
-            b = _breaks(renderer, case)
+            b = _breaks(renderer, case, conformance_ctx.entry.turn_end)
         except Exception:
             continue
         checked += 1

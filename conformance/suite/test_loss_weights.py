@@ -1,5 +1,8 @@
 """Loss weights: a supervised example trains on exactly the ids the model samples for the chosen
-assistant messages (through their end-of-turn token), derived from the oracle."""
+assistant messages (through their end-of-turn token), derived from the oracle. Its ids are the full
+render, followed by the golden's ``supervised_tail`` where the template closes a turn only with the
+next message's marker (GLM-5: the final answer ends with the ``<|user|>`` the model samples; see
+:mod:`conformance.turn_end`)."""
 
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ def test_supervised_weights_select_the_sampled_tokens(conformance_ctx, renderer,
     if w.get("error"):
         skip_template_fact(f"{train_on} weights are not derivable", w["error"])
     ex = refuses_lossy(g, lambda: renderer.build_supervised_example(case.messages_list(), tools=case.tools_list(), train_on=train_on))
-    expected_ids = ids_of(g["full"]["tokens"])
+    expected_ids = ids_of(g["full"]["tokens"]) + ids_of(g.get("supervised_tail", {}).get("tokens", []))
     call = f"renderer.build_supervised_example(messages, tools=tools, train_on={train_on!r})"
     assert_ids_equal(conformance_ctx, case, expected_ids, ex.ids, "supervised example ids", call)
     assert len(ex.weights) == len(ex.ids), f"{len(ex.weights)} weights for {len(ex.ids)} ids"
