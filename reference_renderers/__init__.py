@@ -15,6 +15,7 @@ from typing import Any
 
 from reference_renderers.deepseek_v3 import DeepSeekV3Renderer
 from reference_renderers.deepseek_v31 import DeepSeekV31Renderer
+from reference_renderers.glm5 import Glm5Renderer
 from reference_renderers.gpt_oss import GptOssRenderer
 from reference_renderers.kimi import KimiRenderer
 from reference_renderers.llama3 import Llama3Renderer
@@ -33,6 +34,7 @@ __all__ = [
     "Qwen35Renderer",
     "DeepSeekV3Renderer",
     "DeepSeekV31Renderer",
+    "Glm5Renderer",
     "GptOssRenderer",
     "KimiRenderer",
     "Llama3Renderer",
@@ -52,6 +54,7 @@ HAND_WRITTEN = {
     "mistral-nemo": "MistralNemoRenderer",
     "nemotron3": "Nemotron3Renderer",
     "kimi-k2": "KimiRenderer",
+    "glm5": "Glm5Renderer",
 }
 
 _FACTORIES: dict[str, Callable[..., Any]] = {}
@@ -65,6 +68,7 @@ _DEFAULT_MODEL = {
     "mistral-nemo": "mistralai/Mistral-Nemo-Instruct-2407",
     "nemotron3": "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16",
     "kimi-k2": "moonshotai/Kimi-K2.6",
+    "glm5": "zai-org/GLM-5.2",
 }
 
 
@@ -105,3 +109,4 @@ register_renderer("llama3", Llama3Renderer)
 register_renderer("mistral-nemo", MistralNemoRenderer)
 register_renderer("nemotron3", Nemotron3Renderer)
 register_renderer("kimi-k2", KimiRenderer)
+register_renderer("glm5", Glm5Renderer)

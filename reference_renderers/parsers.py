@@ -203,6 +203,42 @@ def parse_kimi(text: str, term: Termination) -> ParsedResponse:
     return ParsedResponse(content=text, reasoning_content=reasoning, tool_calls=calls, termination=term)
 
 
+_GLM_CALL = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
+_GLM_ARG = re.compile(r"<arg_key>(.*?)</arg_key><arg_value>(.*?)</arg_value>", re.DOTALL)
+
+
+def _glm_value(text: str) -> Any:
+    """An argument value as GLM writes it: strings raw, everything else as JSON. Raw text that
+    reads as JSON is taken as that value (without the tool's schema the format cannot tell the
+    string ``"3"`` from ``3``: the format's ambiguity, not the parser's)."""
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        return text
+
+
+def parse_glm(text: str, term: Termination) -> ParsedResponse:
+    """GLM-5: optional ``reasoning</think>`` (the prompt opened ``<think>``), content, then
+    ``<tool_call>NAME<arg_key>K</arg_key><arg_value>V</arg_value>...</tool_call>`` calls."""
+    reasoning, text = _split_reasoning(text)
+    calls = []
+    first = text.find("<tool_call>")
+    if first >= 0:
+        section = text[first:]
+        for m in _GLM_CALL.finditer(section):
+            body = m.group(1)
+            name, _, args = body.partition("<arg_key>")
+            args = "<arg_key>" + args if _ else ""
+            if not name.strip() or _GLM_ARG.sub("", args).strip():
+                term = Termination.MALFORMED
+                continue
+            calls.append({"name": name.strip(), "arguments": {k: _glm_value(v) for k, v in _GLM_ARG.findall(args)}})
+        if section.count("<tool_call>") != len(calls) or _GLM_CALL.sub("", section).strip():
+            term = Termination.MALFORMED
+        text = text[:first]
+    return ParsedResponse(content=text.strip(), reasoning_content=reasoning, tool_calls=calls, termination=term)
+
+
 def parse_plain(text: str, term: Termination) -> ParsedResponse:
     return ParsedResponse(content=text, termination=term)
 
@@ -217,6 +253,7 @@ PARSERS: dict[str, Callable[[str, Termination], ParsedResponse]] = {
     "qwen3.5": parse_xml_tool_calls,
     "nemotron3": parse_xml_tool_calls,
     "kimi-k2": parse_kimi,
+    "glm5": parse_glm,
 }
 
 

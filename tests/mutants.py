@@ -1,6 +1,7 @@
 """Deliberately broken renderers ("mutants"), one per bug class the suite must catch.
 
-Each wraps the hand-written Qwen3 renderer and breaks exactly one thing. The pytester runs in
+Each wraps a hand-written renderer (Qwen3's; GLM-5's for the bugs of templates whose turns are
+closed by the next message's marker) and breaks exactly one thing. The pytester runs in
 ``test_mutants.py`` certify each one and assert that its area fails.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 import json
 
 from conformance.protocol import Termination
-from reference_renderers import Qwen3Renderer
+from reference_renderers import Glm5Renderer, Qwen3Renderer
 
 
 class DroppedSeamNewline(Qwen3Renderer):
@@ -156,3 +157,47 @@ class ShiftedMessageIndices(Qwen3Renderer):
         out = super().render(messages, tools=tools, add_generation_prompt=add_generation_prompt)
         out.message_indices = [i + 1 if i >= 0 else i for i in out.message_indices]
         return out
+
+
+# ---- GLM-5: no token of its own closes an assistant turn (conformance.turn_end) ------------------
+
+
+class UnclosedFinalTurn(Glm5Renderer):
+    """Trains on the template's render as it is: the final answer has no end-of-turn token, so
+    every example teaches the model never to end its last turn."""
+
+    def build_supervised_example(self, messages, *, tools=None, train_on="last_assistant_message"):
+        ex = super().build_supervised_example(messages, tools=tools, train_on=train_on)
+        if messages[-1]["role"] == "assistant" and len(ex.ids) > len(self.render(messages, tools=tools).ids):
+            ex.ids, ex.weights = ex.ids[:-1], ex.weights[:-1]
+        return ex
+
+
+class EndOfTextClosesFinalTurn(Glm5Renderer):
+    """Closes the final turn of a supervised example with <|endoftext|> (a stop id the template
+    never writes) instead of the marker of the message that would follow."""
+
+    def build_supervised_example(self, messages, *, tools=None, train_on="last_assistant_message"):
+        ex = super().build_supervised_example(messages, tools=tools, train_on=train_on)
+        if messages[-1]["role"] == "assistant" and len(ex.ids) > len(self.render(messages, tools=tools).ids):
+            ex.ids[-1] = self._enc.id("<|endoftext|>")
+        return ex
+
+
+class MarkersAreNotStops(Glm5Renderer):
+    """Stops only on <|endoftext|>: the <|user|> and <|observation|> that close GLM turns are missing."""
+
+    def stop_token_ids(self):
+        return [self._enc.id("<|endoftext|>")]
+
+
+class DoubledMarkerBridge(Glm5Renderer):
+    """Writes the first new message's marker even when the completion already ends with it:
+    ``...answer<|user|><|user|>question``."""
+
+    def bridge_to_next_turn(self, prev_prompt, prev_completion, new_messages, *, tools=None):
+        out = super().bridge_to_next_turn(prev_prompt, prev_completion, new_messages, tools=tools)
+        if out is None or not prev_completion:
+            return out
+        k = len(prev_prompt) + len(prev_completion)
+        return out[:k] + [prev_completion[-1]] + out[k:]

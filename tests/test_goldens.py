@@ -51,6 +51,30 @@ def test_gpt_oss_goldens_record_where_openai_harmony_agrees_and_differs():
     assert "second_oracle" not in load_golden(get_model("Qwen/Qwen3-8B"), "thinking", "basic-single-turn")
 
 
+def test_glm_completions_end_with_the_marker_of_the_next_message():
+    """GLM-5 writes no token of its own after an assistant turn (conformance/turn_end.py): the
+    completion and the supervised example end with the marker the template writes for what follows."""
+    glm = get_model("zai-org/GLM-5.2")
+    answer = load_golden(glm, "thinking", "basic-single-turn")
+    assert answer["full"]["tokens"][-1][1] != "<|user|>"
+    assert answer["completion"]["tokens"][-1][1] == "<|user|>" and answer["completion"]["closed_by"] == "user"
+    assert answer["supervised_tail"] == {"error": None, "tokens": [[154827, "<|user|>"]]}
+    n = len(answer["full"]["tokens"])
+    assert answer["weights"]["last_assistant_message"]["spans"][-1][1] == n + 1
+    assert answer["weights"]["all_tokens"]["spans"] == [[0, n + 1]]
+    call = load_golden(glm, "thinking", "tools-single-call")
+    assert call["completion"]["tokens"][-1][1] == "<|observation|>" and call["completion"]["closed_by"] == "tool"
+    # Inside a conversation the next message's own marker closes the turn: it is trained, in the render.
+    loop = load_golden(glm, "thinking", "reasoning-tool-loop")
+    (s1, e1), _ = loop["weights"]["all_assistant_messages"]["spans"]
+    assert loop["full"]["tokens"][e1 - 1][1] == "<|observation|>"
+    # An assistant turn followed by a system message: no marker a sampler stops on closes it.
+    mid = load_golden(glm, "thinking", "basic-system-mid-conversation")
+    assert "no marker a sampler stops on closes it" in mid["weights"]["all_assistant_messages"]["error"]
+    # Families whose template closes turns itself have no tail.
+    assert "supervised_tail" not in load_golden(get_model("Qwen/Qwen3-8B"), "thinking", "basic-single-turn")
+
+
 def test_harmony_refuses_a_tampered_vocabulary(tmp_path):
     from conformance.errors import FixtureError
     from conformance.harmony_oracle import load_encoding

@@ -12,7 +12,9 @@ from conformance.errors import InvalidMessagesError, UnknownModelError
 from reference_renderers import (
     DeepSeekV3Renderer,
     DeepSeekV31Renderer,
+    Glm5Renderer,
     GptOssRenderer,
+    KimiRenderer,
     Llama3Renderer,
     MistralNemoRenderer,
     Nemotron3Renderer,
@@ -33,6 +35,11 @@ HAND_WRITTEN = {
     "Qwen/Qwen3.6-35B-A3B": Qwen35Renderer,
     "deepseek-ai/DeepSeek-V3.1": DeepSeekV31Renderer,
     "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16": Nemotron3Renderer,
+    "moonshotai/Kimi-K2-Thinking": KimiRenderer,
+    "moonshotai/Kimi-K2.5": KimiRenderer,
+    "moonshotai/Kimi-K2.6": KimiRenderer,
+    "zai-org/GLM-5.1": Glm5Renderer,
+    "zai-org/GLM-5.2": Glm5Renderer,
 }
 
 
@@ -121,3 +128,64 @@ def test_llama_accepts_the_ipython_role_exactly_as_its_template_renders_it():
         assert r.render(msgs).ids == oracle.encode(msgs, None, variant, add_generation_prompt=False).ids
     with pytest.raises(InvalidMessagesError, match="message 2: unknown role 'ipython'"):
         get_renderer("Qwen/Qwen3-8B").render(msgs)
+
+
+# ---- GLM-5: the next message's marker closes an assistant turn (conformance/turn_end.py) ---------
+_GLM_CALL = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": {"city": "Rome"}}}
+
+
+def test_glm_supervised_example_ends_with_the_marker_the_model_samples():
+    r = get_renderer("zai-org/GLM-5.2", variant="thinking")
+    user, observation = r._enc.id("<|user|>"), r._enc.id("<|observation|>")
+    answer = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}]
+    full = r.render(answer).ids
+    ex = r.build_supervised_example(answer)
+    # The template's render has no token after the answer; the example adds the <|user|> the model
+    # samples to end it, and trains on it.
+    assert ex.ids == full + [user] and ex.weights[-1] == 1.0 and full[-1] != user
+    call = [{"role": "user", "content": "Weather?"}, {"role": "assistant", "content": None, "tool_calls": [_GLM_CALL]}]
+    ex = r.build_supervised_example(call)
+    assert ex.ids[-1] == observation and ex.weights[-1] == 1.0
+    # A turn inside the conversation is closed by the next message's marker, which is in the render.
+    two = answer + [{"role": "user", "content": "More?"}, {"role": "assistant", "content": "Sure."}]
+    ex = r.build_supervised_example(two, train_on="all_assistant_messages")
+    trained = [t for t, w in zip(ex.ids, ex.weights) if w]
+    assert trained.count(user) == 2 and ex.ids.count(user) == 3
+    # A conversation that does not end with an assistant message is the render as it is.
+    assert r.build_supervised_example(two[:3], train_on="all_tokens").ids == r.render(two[:3]).ids
+
+
+def test_glm_turn_followed_by_a_system_message_has_no_end_a_model_samples():
+    r = get_renderer("zai-org/GLM-5.2", variant="thinking")
+    msgs = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."},
+            {"role": "system", "content": "Be brief."}, {"role": "user", "content": "More?"}, {"role": "assistant", "content": "Sure."}]
+    with pytest.raises(InvalidMessagesError, match="message 1: no end-of-turn token closes it"):
+        r.build_supervised_example(msgs, train_on="all_assistant_messages")
+    # The last turn alone is still trainable.
+    assert sum(r.build_supervised_example(msgs).weights) > 0
+
+
+def test_glm_bridge_shares_the_sampled_marker_and_keeps_any_other_stop():
+    from conformance.oracle import Oracle
+    from conformance.registry import get_model
+
+    entry = get_model("zai-org/GLM-5.2")
+    variant = entry.variant("thinking")
+    r = get_renderer(entry.model_id, variant="thinking")
+    oracle = Oracle(entry)
+    user, eot = r._enc.id("<|user|>"), r._enc.id("<|endoftext|>")
+    history = [{"role": "user", "content": "Hi"}]
+    prompt = r.build_generation_prompt(history)
+    sampled = [r._enc.id("</think>")] + r._enc.text_ids("Hello.")  # the prompt opened <think>
+    new = [{"role": "user", "content": "More?"}]
+    template_next = oracle.encode(history + [{"role": "assistant", "content": "Hello."}, *new], None, variant,
+                                  add_generation_prompt=True).ids
+    # Stopped on <|user|>: the marker is shared with the new user message, as the template writes it.
+    assert r.bridge_to_next_turn(prompt, sampled + [user], new) == template_next
+    # Truncated: the new message's marker closes the turn, as the template closes every turn.
+    assert r.bridge_to_next_turn(prompt, sampled, new) == template_next
+    # Stopped on <|endoftext|>: kept as sampled, then the new message with its own marker.
+    out = r.bridge_to_next_turn(prompt, sampled + [eot], new)
+    assert out[: len(prompt) + len(sampled) + 2] == prompt + sampled + [eot, user]
+    assert out[len(prompt) + len(sampled) + 1 :] == template_next[len(prompt) + len(sampled) :]
+    assert r.bridge_to_next_turn(prompt, sampled + [user], [{"role": "assistant", "content": "x"}]) is None

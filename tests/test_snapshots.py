@@ -37,6 +37,13 @@ def test_licenses_that_require_it_ship_their_license_and_notice(model_id):
     assert {"LICENSE", "NOTICE"} <= set(snap.manifest["files"])
 
 
+@pytest.mark.parametrize("model_id", ["moonshotai/Kimi-K2-Thinking", "moonshotai/Kimi-K2.5", "moonshotai/Kimi-K2.6",
+                                      "zai-org/GLM-5.1", "zai-org/GLM-5.2"])
+def test_families_whose_license_asks_for_it_ship_their_license(model_id):
+    snap = get_model(model_id).snapshot()
+    assert "LICENSE" in snap.manifest["files"] and (snap.path / "LICENSE").is_file()
+
+
 def test_one_flipped_byte_in_a_snapshot_is_detected_and_named(fixture_tree):
     root = fixture_tree(["Qwen__Qwen3-8B"], goldens=False)
     p = root / "tokenizers" / "Qwen__Qwen3-8B" / "tokenizer_config.json"
