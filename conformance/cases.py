@@ -61,17 +61,17 @@ def load_case_file(path: Path, *, builtin: bool, schema: dict[str, Any]) -> list
     except json.JSONDecodeError as e:
         raise FixtureError(f"{path}: not valid JSON: {e}") from None
     validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    errors = sorted(validator.iter_errors(data), key=lambda err: list(err.absolute_path))
     if errors:
-        e = errors[0]
-        loc = "/".join(str(p) for p in e.absolute_path)
+        first = errors[0]
+        loc = "/".join(str(p) for p in first.absolute_path)
         case_hint = ""
-        if len(e.absolute_path) >= 2 and e.absolute_path[0] == "cases":
+        if len(first.absolute_path) >= 2 and first.absolute_path[0] == "cases":
             try:
-                case_hint = f" (case {data['cases'][e.absolute_path[1]].get('id')!r})"
+                case_hint = f" (case {data['cases'][first.absolute_path[1]].get('id')!r})"
             except (KeyError, IndexError, TypeError, AttributeError):
                 pass
-        raise FixtureError(f"{path}: schema violation at /{loc}{case_hint}: {e.message}")
+        raise FixtureError(f"{path}: schema violation at /{loc}{case_hint}: {first.message}")
     out = []
     for raw in data["cases"]:
         try:

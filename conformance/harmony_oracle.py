@@ -161,6 +161,7 @@ class HarmonyOracle:
         for msg in parsed:
             text = "".join(getattr(c, "text", "") for c in msg.content)
             if msg.recipient and msg.recipient.startswith("functions."):
+                args: Any
                 try:
                     args = tool_arguments_value(text, where="harmony tool call")
                 except Exception:  # noqa: BLE001 - a parse that is not JSON is recorded as its text

@@ -39,6 +39,8 @@ PRIME_CONFIGS = {
     "moonshotai/Kimi-K2-Thinking": "KimiK2RendererConfig",
     "moonshotai/Kimi-K2.5": "KimiK25RendererConfig",
     "moonshotai/Kimi-K2.6": "KimiK25RendererConfig",
+    # Prime maps zai-org/GLM-5.1 to its GLM51 renderer and has none for GLM-5.2 (GLM-5 and 5.3 only)
+    "zai-org/GLM-5.1": "GLM51RendererConfig",
 }
 
 #: (our family, our variant) -> tinker-cookbook renderer name
@@ -65,6 +67,7 @@ TINKER_NAMES = {
     ("moonshotai/Kimi-K2.6", "thinking"): "kimi_k26",
     ("moonshotai/Kimi-K2.6", "no_thinking"): "kimi_k26_disable_thinking",
     ("moonshotai/Kimi-K2.6", "preserve_thinking"): "kimi_k26_preserve_thinking",
+    # tinker-cookbook 0.5.8 has GLM-5.3 renderers only: GLM-5.1/5.2 are not served
 }
 
 #: (our family, our variant) -> (tml-renderers class, its named constructor or "" for the plain
@@ -92,6 +95,10 @@ TML_RENDERERS: dict[tuple[str, str], tuple[str, str]] = {
     ("moonshotai/Kimi-K2.6", "thinking"): ("KimiK25", ""),
     ("moonshotai/Kimi-K2.6", "no_thinking"): ("KimiK25", "disable_thinking"),
     ("moonshotai/Kimi-K2.6", "preserve_thinking"): ("KimiK25", "preserve_thinking_history"),
+    # tml's Glm52 has no thinking switch (no_thinking is not served) and there is no GLM-5.1 class
+    ("zai-org/GLM-5.2", "thinking"): ("Glm52", ""),
+    ("zai-org/GLM-5.2", "reasoning_high"): ("Glm52", "high"),
+    ("zai-org/GLM-5.2", "preserve_thinking"): ("Glm52", "preserve_thinking_history"),
 }
 
 #: Text whose encoding must agree between a peer's built-in tokenizer and the model's snapshot.
@@ -146,6 +153,7 @@ _PRIME_FIELDS: dict[str, set[str]] = {
     "Llama3RendererConfig": {"thinking_retention", "name", "date_string", "tools_in_user_message"},
     "KimiK2RendererConfig": {"thinking_retention", "name", "enable_thinking"},
     "KimiK25RendererConfig": {"thinking_retention", "name", "thinking", "image_cache_max"},
+    "GLM51RendererConfig": {"thinking_retention", "name", "enable_thinking", "clear_thinking"},
 }
 
 #: peer name -> ``--renderer`` spec

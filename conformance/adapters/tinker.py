@@ -107,7 +107,7 @@ class TinkerAdapter:
         calls = []
         for c in msg.get("tool_calls") or []:
             fn = getattr(c, "function", None) or (c.get("function") if isinstance(c, dict) else c)
-            name_ = getattr(fn, "name", None) or fn.get("name")
+            name_ = getattr(fn, "name", None) or (fn.get("name") if isinstance(fn, dict) else None)
             args = getattr(fn, "arguments", None) if not isinstance(fn, dict) else fn.get("arguments")
             calls.append({"name": name_, "arguments": json.loads(args) if isinstance(args, str) else args})
         return ParsedResponse(content or "", reasoning or msg.get("reasoning_content", "") or "", calls, termination)

@@ -54,7 +54,7 @@ def activate(config: Any) -> None:
     from conformance.errors import ConformanceError
     from conformance.registry import get_model
 
-    spec = option(config, OPT_RENDERER)
+    spec = str(option(config, OPT_RENDERER))  # activate() runs only when --renderer is given
     model_id = option(config, OPT_MODEL)
     try:
         if not model_id:

@@ -43,7 +43,8 @@ def test_full_conversation_matches_template(conformance_ctx, renderer, case):
 def test_message_attribution_matches_template(conformance_ctx, renderer, case):
     """Where a renderer reports per-token message indices, a token attributed to message ``i``
     appeared in the template's render when message ``i`` was added (goldens' ``attribution``).
-    Tokens it attributes to no message (-1) are not judged."""
+    Tokens it attributes to no message (-1) are not judged; a marker that closes an assistant turn
+    as the next message's first token (GLM-5) may belong to either message."""
     require_case_capabilities(conformance_ctx, case)
     g = conformance_ctx.golden(case)
     if g["full"].get("error"):
@@ -65,8 +66,11 @@ def test_message_attribution_matches_template(conformance_ctx, renderer, case):
     expected = [0] * len(rt.ids)
     for msg, start, end in att["runs"]:
         expected[start:end] = [msg] * (end - start)
+    # Where the next message's marker closes an assistant turn (conformance.turn_end), that marker
+    # is both the assistant's last sampled token and the next message's first: either is right.
+    also = _closing_markers(conformance_ctx, case, att["runs"], rt.ids)
     got = list(rt.message_indices)
-    bad = [k for k, (e, x) in enumerate(zip(expected, got)) if x >= 0 and x != e]
+    bad = [k for k, (e, x) in enumerate(zip(expected, got)) if x >= 0 and x != e and also.get(k) != x]
     if len(got) != len(rt.ids) or bad:
         import pytest
 
@@ -79,3 +83,12 @@ def test_message_attribution_matches_template(conformance_ctx, renderer, case):
             + repro(conformance_ctx, case, "renderer.render(messages, tools=tools).message_indices"),
             pytrace=False,
         )
+
+
+def _closing_markers(ctx, case, runs, ids) -> dict[int, int]:
+    """Position -> the assistant message a closing marker may also be attributed to."""
+    if ctx.entry.turn_end != "next_message":
+        return {}
+    stops = set(ctx.oracle.stop_ids)
+    roles = [m["role"] for m in case.messages]
+    return {start: msg - 1 for msg, start, _ in runs if msg > 0 and roles[msg - 1] == "assistant" and ids[start] in stops}
