@@ -287,3 +287,15 @@ def test_divergence_names_encoder_drift_injection_and_unformable_entries():
     expected = list(tok35.encode("１０", add_special_tokens=False))
     note = token_diff(tok35, expected, [pair])
     assert "no BPE merge" in note and "１０" in note
+    # GLM-5's BPE takes a whole word straight from its vocabulary (ignore_merges): " нанес" comes out
+    # for the word itself, but no merge forms it inside " нанесение", where an encoder that emits the
+    # entry whole (tml-renderers) disagrees with the oracle.
+    glm = get_model("zai-org/GLM-5.2").tokenizer()
+    entry = glm.convert_tokens_to_ids(glm.convert_ids_to_tokens(136322))
+    assert glm.decode([entry]) == " нанес" and list(glm.encode(" нанес", add_special_tokens=False)) == [entry]
+    oracle_ids = list(glm.encode(" нанесение", add_special_tokens=False))
+    whole = [entry] + list(glm.encode("ение", add_special_tokens=False))
+    assert entry not in oracle_ids and glm.decode(whole) == glm.decode(oracle_ids)
+    assert unformable_ids(glm, whole + oracle_ids) == [entry]
+    note = token_diff(glm, oracle_ids, whole)
+    assert "no BPE merge" in note and "нанес" in note and "same text" in note

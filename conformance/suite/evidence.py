@@ -49,14 +49,19 @@ def _piece(tok: Any, i: int | None) -> str | None:
 
 
 def unformable_ids(tok: Any, ids: Sequence[int]) -> list[int]:
-    """The ids among ``ids`` that the oracle's encoder never emits for their own text.
+    """The ids among ``ids`` that the oracle's encoder never emits for their own text, or emits
+    only as a whole word.
 
     Some vocabularies (Qwen3.5/3.6, GLM-5) hold entries that no BPE merge sequence reaches: an HF
     ``tokenizers`` BPE never produces them, while another encoder (e.g. a compiled one) may. An id
-    counts here when encoding its decoded text does not give back exactly that id; special tokens
-    and pieces that are not whole characters are never counted.
+    counts here when encoding its decoded text does not give back exactly that id; or, for a BPE
+    that takes a whole pre-tokenized word straight from its vocabulary (``ignore_merges``, GLM-5),
+    when its merges alone do not: such an entry (GLM's `` нанес``) comes out for the word itself,
+    never inside a longer word (`` нанесение``). Special tokens and pieces that are not whole
+    characters are never counted.
     """
     special = _special_ids(tok)
+    merges_only = _merges_only(tok)
     out = []
     for i in dict.fromkeys(int(x) for x in ids):
         if i in special:
@@ -65,11 +70,35 @@ def unformable_ids(tok: Any, ids: Sequence[int]) -> list[int]:
             text = tok.decode([i], skip_special_tokens=False)
             if not text or "\ufffd" in text:
                 continue
-            if list(tok.encode(text, add_special_tokens=False)) != [i]:
+            if list(tok.encode(text, add_special_tokens=False)) != [i] or (
+                merges_only is not None and merges_only.encode(text, add_special_tokens=False).ids != [i]
+            ):
                 out.append(i)
         except Exception:  # noqa: BLE001 - an id outside the vocabulary is not an encoder question
             continue
     return out
+
+
+_merges_cache: dict[int, Any] = {}
+
+
+def _merges_only(tok: Any) -> Any:
+    """A copy of ``tok``'s backend whose BPE forms every token by merges (``ignore_merges`` off),
+    or None where the backend is not a BPE that takes whole words from its vocabulary."""
+    key = id(tok)
+    if key not in _merges_cache:
+        _merges_cache[key] = None
+        try:
+            backend = tok.backend_tokenizer
+            if getattr(backend.model, "ignore_merges", False):
+                from tokenizers import Tokenizer
+
+                clone = Tokenizer.from_str(backend.to_str())
+                clone.model.ignore_merges = False
+                _merges_cache[key] = clone
+        except Exception:  # noqa: BLE001 - a slow or unusual tokenizer: the plain check still applies
+            pass
+    return _merges_cache[key]
 
 
 def record_divergence(tok: Any, expected: Sequence[int], got: Sequence[int], *, what: str = "") -> dict[str, Any] | None:
