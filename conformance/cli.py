@@ -10,24 +10,27 @@ from __future__ import annotations
 import argparse
 import sys
 
-from conformance import __version__
+from conformance import __version__, fixtures_cli
+from conformance.report import cli as report_cli
 
-__all__ = ["main"]
+__all__ = ["main", "build_parser"]
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line (tests check that the commands the CI workflows run exist)."""
     parser = argparse.ArgumentParser(prog="conformance", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"renderer-conformance {__version__}")
     sub = parser.add_subparsers(dest="cmd", required=True)
-    from conformance import fixtures_cli
-
     fixtures_cli.add_parser(sub)
-    from conformance.report import cli as report_cli
-
     report_cli.add_parser(sub)
     c = sub.add_parser("certify", help="run the conformance suite against a renderer (same as pytest --renderer)")
     c.add_argument("spec", help="module:attr of a renderer instance, class or factory")
     c.add_argument("--model", required=True, help="model id from fixtures/models.toml")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args, rest = parser.parse_known_args(argv)
     if args.cmd == "fixtures":
         if rest:

@@ -19,7 +19,9 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("fixtures", help="tokenizer snapshots and golden fixtures")
     p.add_argument("--fixtures", help="fixtures folder (default: $CONFORMANCE_FIXTURES or the installed one)")
     fsub = p.add_subparsers(dest="fixtures_cmd", required=True)
-    fsub.add_parser("list", help="model ids, variants, snapshot, fidelity, license, golden status")
+    ls = fsub.add_parser("list", help="model ids, variants, snapshot, fidelity, license, golden status")
+    ls.add_argument("--model", action="append", help="only this model id (repeatable)")
+    ls.add_argument("--json-ids", action="store_true", help="print only the model ids, as one JSON list (for CI matrices)")
     v = fsub.add_parser("verify", help="re-derive every golden in memory and compare with the files")
     v.add_argument("--model", action="append", help="only this model id (repeatable)")
     r = fsub.add_parser("regenerate", help="write goldens (idempotent)")
@@ -51,8 +53,13 @@ def _entries(args: argparse.Namespace, root: Path) -> list[Any]:
 
 
 def _list(args: argparse.Namespace, root: Path) -> int:
+    import json
+
     from conformance.goldens import golden_dir
 
+    if args.json_ids:
+        print(json.dumps([e.model_id for e in _entries(args, root)]))
+        return 0
     for e in _entries(args, root):
         snap = e.snapshot()
         m = snap.manifest

@@ -31,6 +31,7 @@ from conformance.registry import ModelEntry
 
 __all__ = [
     "golden_dir",
+    "golden_manifest_sha256",
     "library_versions",
     "write_goldens",
     "load_golden",
@@ -50,6 +51,12 @@ def library_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[lib] = "not installed"
     return out
+
+
+def golden_manifest_sha256(entry: ModelEntry) -> str:
+    """sha256 of the golden manifest of ``entry`` (which hashes every golden), or ``missing``."""
+    p = golden_dir(entry) / "manifest.json"
+    return hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "missing"
 
 
 def golden_dir(entry: ModelEntry) -> Path:

@@ -11,6 +11,24 @@ from conformance.paths import fixtures_root
 
 REPO_FIXTURES = fixtures_root()
 
+#: Tests marked ``template_renderer_runs`` (the oracle-backed TemplateRenderer certified on every
+#: model) prove little in CI, where parity holds by construction; ``nox -s certify`` runs them.
+TEMPLATE_RUNS_OPTION = "--template-renderer-runs"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(TEMPLATE_RUNS_OPTION, action="store_true", default=False,
+                     help="also certify TemplateRenderer on every model (nox -s certify)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption(TEMPLATE_RUNS_OPTION):
+        return
+    deselected = [i for i in items if i.get_closest_marker("template_renderer_runs")]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [i for i in items if not i.get_closest_marker("template_renderer_runs")]
+
 
 def make_fixture_tree(tmp: Path, snapshots: list[str], *, goldens: bool = True) -> Path:
     """A private copy of the fixtures with only ``snapshots`` (and their goldens), for tests that

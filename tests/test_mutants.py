@@ -1,19 +1,14 @@
 """Every check can fail: each mutant in tests/mutants.py is caught by the area it breaks.
 
 Each run is a real ``pytest --renderer tests.mutants:X --model Qwen/Qwen3-8B`` (GLM mutants: ``--model
-zai-org/GLM-5.2``) through pytester
-(in a subprocess, so the plugin starts fresh), and we assert the expected test fails and the verdict
-is NOT CERTIFIED.
+zai-org/GLM-5.2``) in the test process (``tests/inprocess.py``), and we assert the expected test
+fails and the verdict is NOT CERTIFIED.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
-
-REPO = Path(__file__).resolve().parent.parent
+from inprocess import certify
 
 # mutant -> (expected failing test-id prefixes, extra options)
 MUTANTS = {
@@ -58,36 +53,33 @@ _GLM_MUTANTS = ("UnclosedFinalTurn", "EndOfTextClosesFinalTurn", "MarkersAreNotS
 MUTANT_MODEL = {m: "zai-org/GLM-5.2" for m in _GLM_MUTANTS}
 
 
-def _certify(pytester, spec: str, *extra: str, model: str = "Qwen/Qwen3-8B"):
-    pytester.syspathinsert(REPO)
-    report = pytester.path / "report.json"
-    result = pytester.runpytest_subprocess(
-        "--renderer", spec, "--model", model, "--conformance-report", str(report), "-p", "no:cacheprovider", *extra
-    )
-    data = json.loads(report.read_text()) if report.exists() else None
-    return result, data
+def _certify(tmp_path, capsys, monkeypatch, spec: str, *extra: str, model: str = "Qwen/Qwen3-8B"):
+    return certify(tmp_path, capsys, monkeypatch, "--renderer", spec, "--model", model, *extra)
 
 
 @pytest.mark.parametrize("mutant", sorted(MUTANTS))
-def test_mutant_is_caught_by_its_area(pytester, mutant):
+def test_mutant_is_caught_by_its_area(tmp_path, capsys, monkeypatch, mutant):
     extra = list(MUTANT_OPTIONS.get(mutant, []))
     if not any("test_generated.py" in p for p in MUTANTS[mutant]):
-        # A failing generated test shrinks for tens of seconds; where it is not the area under
-        # test, leave it out (the verdict is NOT CERTIFIED either way).
+        # A failing generated test shrinks for seconds; where it is not the area under test,
+        # leave it out (the verdict is NOT CERTIFIED either way).
         extra += ["-k", "not test_generated"]
-    result, data = _certify(pytester, f"tests.mutants:{mutant}", *extra, model=MUTANT_MODEL.get(mutant, "Qwen/Qwen3-8B"))
-    assert data is not None, result.stdout.str()[-3000:]
-    failed = [t["nodeid"] for t in data["tests"] if t["outcome"] in ("failed", "error")]
+    else:
+        extra += ["--conformance-shrink-seconds", "2"]
+    run = _certify(tmp_path, capsys, monkeypatch, f"tests.mutants:{mutant}", *extra, model=MUTANT_MODEL.get(mutant, "Qwen/Qwen3-8B"))
+    assert run.report is not None, run.output[-3000:]
+    failed = run.failing()
     for prefix in MUTANTS[mutant]:
         assert any(f.startswith(prefix) for f in failed), f"{mutant} not caught by {prefix}; failed: {failed[:20]}"
-    assert data["verdict"] == "NOT CERTIFIED"
-    result.stdout.fnmatch_lines(["*verdict: NOT CERTIFIED*"])
+    assert run.report["verdict"] == "NOT CERTIFIED"
+    assert "verdict: NOT CERTIFIED" in run.output
 
 
-def test_reference_renderer_is_certified_and_report_has_metadata(pytester):
-    result, data = _certify(pytester, "reference_renderers:Qwen3Renderer")
-    assert result.ret == 0, result.stdout.str()[-3000:]
-    result.stdout.fnmatch_lines(["*verdict: CERTIFIED*"])
+def test_reference_renderer_is_certified_and_report_has_metadata(tmp_path, capsys, monkeypatch):
+    run = _certify(tmp_path, capsys, monkeypatch, "reference_renderers:Qwen3Renderer")
+    assert run.ret == 0, run.output[-3000:]
+    assert "verdict: CERTIFIED" in run.output
+    data = run.report
     meta = data["metadata"]
     assert meta["model"] == "Qwen/Qwen3-8B" and meta["variant"] == "thinking"
     assert meta["snapshot_content_hash"] and meta["golden_manifest_sha256"] != "missing"
@@ -96,8 +88,8 @@ def test_reference_renderer_is_certified_and_report_has_metadata(pytester):
                                                   "bridge", "pickle", "stop_sequences", "injection"}
 
 
-def test_failure_message_is_a_reproduction(pytester):
-    result, _ = _certify(pytester, "tests.mutants:DroppedSeamNewline", "-k", "basic-two-turns and full_conversation")
-    out = result.stdout.str()
+def test_failure_message_is_a_reproduction(tmp_path, capsys, monkeypatch):
+    run = _certify(tmp_path, capsys, monkeypatch, "tests.mutants:DroppedSeamNewline", "-k", "basic-two-turns and full_conversation")
+    out = run.output
     assert "reproduce:" in out and "first divergence at token" in out
     assert "case = next(c for c in load_cases() if c.id == 'basic-two-turns')" in out

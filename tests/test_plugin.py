@@ -111,7 +111,7 @@ def test_report_is_complete_under_xdist(pytester):
 def test_generated_failures_print_a_shrunk_reproduction(pytester):
     pytester.syspathinsert(REPO)
     result = pytester.runpytest_subprocess("--renderer", "tests.mutants:IntegersParsedAsFloats", *QWEN, "-k", "generated_completions",
-                                           "--conformance-examples", "100")
+                                           "--conformance-examples", "100", "--conformance-shrink-seconds", "2")
     out = result.stdout.str()
     assert result.ret == 1
     # The conversation as a Python literal, the call, and the typed-JSON difference.

@@ -1,7 +1,9 @@
-"""``conformance report``: run the parity report, or re-draw its pages from a results file.
+"""``conformance report``: run the parity report (whole or one shard), merge shards, or re-draw
+its pages from a results file.
 
-    conformance report [--impl NAME ...] [--model ID ...] [--python ENV=PATH ...] [--workers N]
-    conformance report render RESULTS_JSON [--out DIR]
+    conformance report [--impl NAME ...] [--model ID ...] [--python ENV=PATH ...] [--workers N] [--shard I/N]
+    conformance report merge DIR [DIR ...] [--out DIR]
+    conformance report render RESULTS_JSON
 """
 
 from __future__ import annotations
@@ -17,10 +19,16 @@ __all__ = ["add_parser", "run"]
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("report", help="the nightly parity report: every implementation x model x check")
-    p.add_argument("action", nargs="?", default="run", choices=["run", "render"], help="run (default) or render")
-    p.add_argument("results", nargs="?", help="render: the results.json to draw")
-    p.add_argument("--out", default="reports", help="reports folder (default ./reports): writes nightly/<date>/ and latest")
+    p = sub.add_parser(
+        "report",
+        help="the nightly parity report: every implementation x model x check",
+        description="Run the parity report (or one shard of it), merge shards into one report, or re-draw a report's pages.",
+    )
+    p.add_argument("action", nargs="?", default="run", choices=["run", "render", "merge"],
+                   help="run (default), render RESULTS_JSON, or merge DIR... (partial results of --shard runs)")
+    p.add_argument("paths", nargs="*", help="render: the results.json to draw; merge: the folders (or results.json files) of every shard")
+    p.add_argument("--out", default="reports",
+                   help="reports folder (default ./reports): writes nightly/<date>/ and latest; with --shard, the partial's folder")
     p.add_argument("--impl", action="append", help="only this implementation (repeatable): reference, prime, tinker, tml")
     p.add_argument("--model", action="append", help="only this model id (repeatable)")
     p.add_argument("--python", action="append", default=[], metavar="ENV=PATH",
@@ -30,6 +38,11 @@ def add_parser(sub: Any) -> None:
     # Every failing generated test of a peer spends this much shrinking: 3 tests x ~50 peer runs.
     p.add_argument("--shrink-seconds", type=float, default=5, help="shrinking budget per generated failure (default 5)")
     p.add_argument("--timeout", type=float, default=1200, help="seconds one certification may take (default 1200)")
+    p.add_argument("--select", metavar="EXPR", help="only the suite's tests matching this pytest -k expression (a partial check)")
+    p.add_argument("--shard", metavar="I/N",
+                   help="run only shard I of N (time-balanced by the previous report) and write a partial results.json to --out")
+    p.add_argument("--previous", metavar="RESULTS_JSON",
+                   help="the report to compare with and to balance shards by (default: the newest before --date in --out)")
     p.add_argument("--date", help="report date (default: today, UTC)")
     p.add_argument("--no-latest", action="store_true", help="do not point reports/latest at this report")
 
@@ -45,44 +58,106 @@ def _pythons(values: list[str]) -> dict[str, str]:
     return out
 
 
+def _previous(args: argparse.Namespace, root: Path, date: str) -> dict[str, Any] | None:
+    from conformance.report.results import load_results, previous_results
+
+    if args.previous:
+        return load_results(Path(args.previous))
+    return previous_results(root / "nightly", date)
+
+
 def run(args: argparse.Namespace) -> int:
-    from conformance.report import write_report
-    from conformance.report.results import build_results, load_results, previous_results
-
-    root = Path(args.out)
-    if args.action == "render":
-        if not args.results:
-            raise SystemExit("conformance report render: give the results.json to draw")
-        from conformance.report.page_html import render_html
-        from conformance.report.page_md import render_markdown
-
-        data = load_results(Path(args.results))
-        folder = Path(args.results).parent
-        (folder / "index.html").write_text(render_html(data), encoding="utf-8")
-        (folder / "index.md").write_text(render_markdown(data), encoding="utf-8")
-        print(f"wrote {folder / 'index.html'} and {folder / 'index.md'}")
-        return 0
-    from conformance.report.plan import plan_jobs
-    from conformance.report.runner import run_jobs
+    from conformance.errors import ConformanceError
 
     try:
+        if args.action == "render":
+            return _render(args)
+        if args.action == "merge":
+            return _merge(args)
+        return _run(args)
+    except ConformanceError as e:
+        print(f"conformance report: {e}", file=sys.stderr)
+        return 2
+
+
+def _render(args: argparse.Namespace) -> int:
+    from conformance.report.page_html import render_html
+    from conformance.report.page_md import render_markdown
+    from conformance.report.results import load_results
+
+    if len(args.paths) != 1:
+        raise SystemExit("conformance report render: give the one results.json to draw")
+    data = load_results(Path(args.paths[0]))
+    folder = Path(args.paths[0]).parent
+    (folder / "index.html").write_text(render_html(data), encoding="utf-8")
+    (folder / "index.md").write_text(render_markdown(data), encoding="utf-8")
+    print(f"wrote {folder / 'index.html'} and {folder / 'index.md'}")
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from conformance.report import write_report
+    from conformance.report.results import build_results, load_results
+    from conformance.report.shards import merge_partials
+
+    if not args.paths:
+        raise SystemExit("conformance report merge: give the folders (or results.json files) of every shard")
+    files = [Path(p) / "results.json" if Path(p).is_dir() else Path(p) for p in args.paths]
+    runs, envs, header = merge_partials([load_results(f) for f in files])
+    root = Path(args.out)
+    date = header["date"]
+    results = build_results(runs, envs, date=date, generated=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                            duration_s=header["duration_s"], previous=_previous(args, root, date), machine=header.get("machine"))
+    out = write_report(results, root, point_latest=not args.no_latest)
+    print(f"conformance report: merged {len(files)} shard(s), {len(runs)} runs; wrote {out}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from conformance.report import write_report
+    from conformance.report.plan import plan_jobs
+    from conformance.report.results import build_results, save_results
+    from conformance.report.runner import run_jobs
+    from conformance.report.shards import assign_shards, parse_shard, previous_durations
+
+    if args.paths:
+        raise SystemExit(f"conformance report: unexpected arguments {' '.join(args.paths)}")
+    try:
         jobs = plan_jobs(args.impl, args.model)
+        shard = parse_shard(args.shard) if args.shard else None
     except ValueError as e:
         raise SystemExit(f"conformance report: {e}") from None
+    root = Path(args.out)
     date = args.date or dt.datetime.now(dt.timezone.utc).date().isoformat()
+    # A shard's --out is its own folder: the previous report lives in the reports tree (--previous,
+    # or ./reports by default), which the shard's output must not be mistaken for.
+    previous = _previous(args, Path("reports") if shard else root, date)
+    plan = [j.key for j in jobs]
+    if shard:
+        jobs = assign_shards(jobs, shard.count, previous_durations(previous))[shard.index - 1]
     started = time.time()
-    print(f"conformance report: {len(jobs)} runs planned ({sum(not j.not_served for j in jobs)} served), {args.workers} at a time",
-          flush=True)
+    where = f" (shard {shard} of a {len(plan)}-run plan)" if shard else ""
+    print(f"conformance report: {len(jobs)} runs planned{where} ({sum(not j.not_served for j in jobs)} served), "
+          f"{args.workers} at a time", flush=True)
+    extra = ["--conformance-shrink-seconds", str(args.shrink_seconds)] + (["-k", args.select] if args.select else [])
     runs, envs = run_jobs(jobs, _pythons(args.python), workers=args.workers, examples=args.examples, timeout=args.timeout,
-                          extra_args=["--conformance-shrink-seconds", str(args.shrink_seconds)],
-                          progress=lambda line: print(line, flush=True))
-    results = build_results(runs, envs, date=date, generated=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                            duration_s=time.time() - started, previous=previous_results(root / "nightly", date))
-    out = write_report(results, root, point_latest=not args.no_latest)
+                          extra_args=extra, progress=lambda line: print(line, flush=True))
+    generated = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     counts: dict[str, int] = {}
     for r in runs:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    if shard:
+        results = build_results(runs, envs, date=date, generated=generated, duration_s=time.time() - started, previous=None)
+        results["shard"] = {"index": shard.index, "count": shard.count, "plan": plan, "jobs": [f"{r['implementation']}|{r['model']}|"
+                                                                                              f"{r['variant']}" for r in runs]}
+        save_results(results, root / "results.json")
+        print(f"conformance report: shard {shard}: {summary} in {results['duration_s']:.0f} s; wrote {root / 'results.json'} "
+              "(merge every shard with: conformance report merge DIR...)")
+        return 0
+    results = build_results(runs, envs, date=date, generated=generated, duration_s=time.time() - started, previous=previous)
+    out = write_report(results, root, point_latest=not args.no_latest)
     ch = results["changes"]
-    print(f"conformance report: {', '.join(f'{n} {s}' for s, n in sorted(counts.items()))} in {results['duration_s']:.0f} s; "
+    print(f"conformance report: {summary} in {results['duration_s']:.0f} s; "
           f"{len(ch['new_failures'])} new failures, {len(ch['fixed'])} fixed since {ch['previous'] or '(none)'}; wrote {out}")
     return 0

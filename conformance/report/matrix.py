@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance.suite.session import AREAS
+from conformance.suite.areas import AREA_NAMES as AREAS
 
 __all__ = ["Cell", "Row", "Matrix", "build_matrix", "AREAS", "cell_id"]
 

@@ -13,11 +13,11 @@ from typing import Any
 
 from conformance.report.compare import run_key
 from conformance.report.matrix import AREAS, Matrix, build_matrix, cell_id
+from conformance.suite.areas import AREAS as AREA_TABLE
 
 __all__ = ["render_html", "AREA_ABBREVIATIONS"]
 
-AREA_ABBREVIATIONS = {"template_parity": "par", "loss_weights": "wts", "roundtrip": "rt", "extension": "ext", "bridge": "brg",
-                      "pickle": "pkl", "stop_sequences": "stop", "injection": "inj", "generated": "gen"}
+AREA_ABBREVIATIONS = {a.name: a.abbreviation for a in AREA_TABLE}
 
 _CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:0 1.5em 3em;color:#1b1f24;background:#fff}

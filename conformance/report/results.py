@@ -92,6 +92,7 @@ def compact_run(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def _snapshots() -> dict[str, Any]:
+    from conformance.goldens import golden_manifest_sha256
     from conformance.registry import load_registry
 
     out = {}
@@ -99,12 +100,13 @@ def _snapshots() -> dict[str, Any]:
         snap = entry.snapshot()
         out[entry.model_id] = {"snapshot": snap.name, "content_hash": snap.content_hash,
                                "chat_template_sha256": snap.chat_template_sha256, "fidelity": snap.manifest["fidelity"],
+                               "golden_manifest_sha256": golden_manifest_sha256(entry),
                                "family": entry.family, "variants": list(entry.variants)}
     return out
 
 
 def build_results(runs: list[dict[str, Any]], environments: dict[str, Any], *, date: str, generated: str,
-                  duration_s: float, previous: dict[str, Any] | None = None) -> dict[str, Any]:
+                  duration_s: float, previous: dict[str, Any] | None = None, machine: dict[str, Any] | None = None) -> dict[str, Any]:
     import os
 
     from conformance.report.compare import compare
@@ -114,7 +116,7 @@ def build_results(runs: list[dict[str, Any]], environments: dict[str, Any], *, d
         "date": date,
         "generated": generated,
         "duration_s": round(duration_s, 1),
-        "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
+        "machine": machine or {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
         "environments": environments,
         "snapshots": _snapshots(),
         "runs": runs,

@@ -97,7 +97,7 @@ class Context:
         return frozenset(int(i) for i in self.tokenizer.added_tokens_decoder)
 
     def metadata(self) -> dict[str, Any]:
-        from conformance.goldens import library_versions
+        from conformance.goldens import golden_manifest_sha256, library_versions
 
         raw_mod = type(self.raw).__module__.split(".")[0]
         try:
@@ -118,15 +118,7 @@ class Context:
             "snapshot_content_hash": snap.content_hash,
             "chat_template_sha256": snap.chat_template_sha256,
             "fidelity": snap.manifest["fidelity"],
-            "golden_manifest_sha256": _sha_of_manifest(self.entry),
+            "golden_manifest_sha256": golden_manifest_sha256(self.entry),
             "libraries": library_versions(),
         }
 
-
-def _sha_of_manifest(entry: ModelEntry) -> str:
-    import hashlib
-
-    from conformance.goldens import golden_dir
-
-    p = golden_dir(entry) / "manifest.json"
-    return hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "missing"

@@ -1,4 +1,11 @@
-"""Session wiring for an active run: context, parametrization, xfails, timeouts, summary, report."""
+"""Session wiring for an active run: one context per variant, parametrization, xfails, timeouts,
+the summary with one verdict per variant, and the JSON report.
+
+With ``--conformance-variant all`` every variant of the model is certified in one process (the
+tokenizer and the goldens' manifest are loaded once); test ids then carry the variant as their
+first parameter (``test_x[no_thinking-basic-single-turn]``), while xfails entries and report
+records use the id without it, with the variant as a field of their own.
+"""
 
 from __future__ import annotations
 
@@ -6,41 +13,23 @@ import json
 import signal
 import time
 import warnings
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conformance.plugin import (
-    OPT_ADAPTER,
-    OPT_CASES,
-    OPT_EXAMPLES,
-    OPT_MODEL,
-    OPT_RENDERER,
-    OPT_REPORT,
-    OPT_SHRINK,
-    OPT_TIMEOUT,
-    OPT_VARIANT,
-    OPT_XFAILS,
-    option,
-)
+from conformance import options as O
+from conformance.suite.areas import AREAS, REFUSED, area_of
 from conformance.suite.context import Context, SetupError, load_renderer
+from conformance.suite.verdict import OUTCOMES, Verdict, judge
 
-__all__ = ["activate", "SuitePlugin", "CAPABILITY_SKIP", "area_of"]
+__all__ = ["activate", "SuitePlugin", "short_id", "VARIANT_PROPERTY", "ID_PROPERTY"]
 
 SUITE_DIR = Path(__file__).resolve().parent
-#: Skip reasons starting with this mean "the renderer does not claim it"; anything else skipped
-#: is a fact about the template (a case it cannot render).
-CAPABILITY_SKIP = "capability not claimed:"
-AREAS = ("template_parity", "loss_weights", "roundtrip", "extension", "bridge", "pickle",
-         "stop_sequences", "injection", "generated")
-_AREA_CAPABILITY = {"loss_weights": "supervised", "bridge": "bridge", "roundtrip": "parse"}
-
-
-def area_of(nodeid: str) -> str:
-    mod = nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
-    return mod[len("test_"):-len(".py")] if mod.startswith("test_") and mod.endswith(".py") else mod
+#: user_properties keys set on every suite item at collection; they ride on the test reports
+#: (through pytest-xdist too) so the controller knows each record's variant and plain id.
+VARIANT_PROPERTY = "conformance_variant"
+ID_PROPERTY = "conformance_id"
 
 
 def short_id(nodeid: str) -> str:
@@ -48,34 +37,42 @@ def short_id(nodeid: str) -> str:
     return nodeid.rsplit("/", 1)[-1]
 
 
+def _plain_id(sid: str, variant: str) -> str:
+    """The short id without the variant parameter of an ``all`` run."""
+    head, sep, params = sid.partition("[")
+    if not sep:
+        return sid
+    params = params[:-1]
+    if params == variant:
+        return head
+    if params.startswith(variant + "-"):
+        return f"{head}[{params[len(variant) + 1:]}]"
+    return sid
+
+
 def activate(config: Any) -> None:
-    from conformance.adapters import adapt
     from conformance.cases import extra_case_dirs, load_cases
     from conformance.errors import ConformanceError
     from conformance.registry import get_model
 
-    spec = str(option(config, OPT_RENDERER))  # activate() runs only when --renderer is given
-    model_id = option(config, OPT_MODEL)
+    spec = str(O.value(config, O.RENDERER))  # activate() runs only when --renderer is given
+    model_id = O.value(config, O.MODEL)
     try:
         if not model_id:
             from conformance.registry import known_model_ids
 
-            raise SetupError(f"{OPT_MODEL} is required with {OPT_RENDERER}; known model ids: {', '.join(known_model_ids())}")
+            raise SetupError(f"{O.MODEL.flag} is required with {O.RENDERER.flag}; known model ids: {', '.join(known_model_ids())}")
         entry = get_model(model_id)
-        requested = option(config, OPT_VARIANT)
-        raw = load_renderer(spec, entry, requested)
-        variant_name = requested or getattr(raw, "variant", None) or next(iter(entry.variants))
-        variant = entry.variant(variant_name)
-        try:
-            adapted = adapt(raw, option(config, OPT_ADAPTER) or "auto", tokenizer=entry.tokenizer())
-        except TypeError as e:
-            raise SetupError(f"--renderer {spec!r}: {e}") from e
-        cases = load_cases(extra_case_dirs(option(config, OPT_CASES)))
-    except (SetupError, ConformanceError) as e:
+        cases = load_cases(extra_case_dirs(O.value(config, O.CASES)))
+        examples = O.value(config, O.EXAMPLES)
+        requested = O.value(config, O.VARIANT)
+        if requested == O.ALL_VARIANTS:
+            contexts = [_context(spec, entry, name, config, cases, examples, every=True) for name in entry.variants]
+        else:
+            contexts = [_context(spec, entry, requested, config, cases, examples, every=False)]
+    except (SetupError, ConformanceError, ValueError) as e:
         raise pytest.UsageError(f"conformance: {e}") from None
-    ctx = Context(spec=spec, entry=entry, variant=variant, renderer=adapted, raw=raw, cases=cases,
-                  examples=int(option(config, OPT_EXAMPLES) or 25))
-    plugin = SuitePlugin(config, ctx)
+    plugin = SuitePlugin(config, contexts)
     config.pluginmanager.register(plugin, "conformance-suite")
     from conformance.suite import fixtures as suite_fixtures
 
@@ -83,33 +80,69 @@ def activate(config: Any) -> None:
     # Collect the installed suite, not the current directory's tests; explicit paths stay.
     explicit = [a for a in config.args if config.args_source == pytest.Config.ArgsSource.ARGS]
     config.args[:] = [str(SUITE_DIR)] + [a for a in explicit if Path(a.split("::")[0]).resolve() != SUITE_DIR]
-    shrink = option(config, OPT_SHRINK)
-    _hypothesis_profile(ctx.examples, float(shrink) if shrink else None)
-
-
-def _hypothesis_profile(examples: int, shrink_seconds: float | None) -> None:
+    _keep_hypothesis_out_of_the_working_directory()
     from conformance.strategies import register_profile
 
-    register_profile(examples, shrink_seconds=shrink_seconds)
+    register_profile(examples, shrink_seconds=min(O.value(config, O.SHRINK_SECONDS), plugin.timeout / 3))
+
+
+def _keep_hypothesis_out_of_the_working_directory() -> None:
+    """Hypothesis keeps a cache of constants it collects from source files in ``./.hypothesis``
+    even without an example database; a certification must leave the directory it runs in as it
+    was. One shared folder under the temporary directory also keeps that cache warm between runs
+    (``$HYPOTHESIS_STORAGE_DIRECTORY`` still wins)."""
+    import os
+    import tempfile
+
+    if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        return
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "conformance-hypothesis"))
+
+
+def _context(spec: str, entry: Any, variant: str | None, config: Any, cases: list[Any], examples: int, *, every: bool) -> Context:
+    from conformance.adapters import adapt
+
+    raw = load_renderer(spec, entry, variant)
+    own = getattr(raw, "variant", None)
+    if every and isinstance(own, str) and own != variant:
+        raise SetupError(f"--renderer {spec!r} is an instance built for variant {own!r}; {O.VARIANT.flag} {O.ALL_VARIANTS} "
+                         "needs a class or factory that accepts variant=")
+    name = variant or (own if isinstance(own, str) else None) or next(iter(entry.variants))
+    try:
+        adapted = adapt(raw, O.value(config, O.ADAPTER), tokenizer=entry.tokenizer())
+    except TypeError as e:
+        raise SetupError(f"--renderer {spec!r}: {e}") from e
+    return Context(spec=spec, entry=entry, variant=entry.variant(name), renderer=adapted, raw=raw, cases=cases, examples=examples)
 
 
 class SuitePlugin:
-    def __init__(self, config: Any, ctx: Context):
+    def __init__(self, config: Any, contexts: list[Context]):
         self.config = config
-        self.ctx = ctx
-        self.xfails = self._read_xfails(option(config, OPT_XFAILS))
+        self.contexts = contexts
+        self.ctx = contexts[0]  # the model and cases are the same in every context
+        self.xfails = self._read_xfails(O.value(config, O.XFAILS))
         self.used_xfails: set[str] = set()
-        self.timeout = float(option(config, OPT_TIMEOUT) or 120)
+        self.timeout = float(O.value(config, O.TIMEOUT))
         self.records: list[dict[str, Any]] = []
         self.started = time.time()
+
+    @property
+    def multi(self) -> bool:
+        return len(self.contexts) > 1
 
     # ---- xfails ---------------------------------------------------------------------------
     @staticmethod
     def _read_xfails(path: str | None) -> dict[str, str]:
         if not path:
             return {}
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as e:
+            raise pytest.UsageError(f"conformance: {O.XFAILS.flag} {path}: {e.strerror}") from None
         out = {}
-        for line in Path(path).read_text(encoding="utf-8").splitlines():
+        for line in text.splitlines():
             entry, _, comment = line.partition("#")
             entry = entry.strip()
             if entry:
@@ -118,9 +151,12 @@ class SuitePlugin:
 
     def pytest_collection_modifyitems(self, session: Any, config: Any, items: list[Any]) -> None:
         for item in items:
-            sid = short_id(item.nodeid)
+            ctx = getattr(getattr(item, "callspec", None), "params", {}).get("conformance_ctx", self.ctx)
+            variant = ctx.variant.name if isinstance(ctx, Context) else self.ctx.variant.name
+            plain = _plain_id(short_id(item.nodeid), variant) if self.multi else short_id(item.nodeid)
+            item.user_properties += [(VARIANT_PROPERTY, variant), (ID_PROPERTY, plain)]
             for prefix, why in self.xfails.items():
-                if sid.startswith(prefix):
+                if plain.startswith(prefix):
                     self.used_xfails.add(prefix)
                     item.add_marker(pytest.mark.xfail(reason=f"xfails file: {why}", strict=True))
                     break
@@ -134,7 +170,7 @@ class SuitePlugin:
             return (yield)
 
         def on_alarm(signum: int, frame: Any) -> None:
-            raise TimeoutError(f"renderer did not finish within {self.timeout:g}s ({OPT_TIMEOUT})")
+            raise TimeoutError(f"renderer did not finish within {self.timeout:g}s ({O.TIMEOUT.flag})")
 
         old = signal.signal(signal.SIGALRM, on_alarm)
         signal.setitimer(signal.ITIMER_REAL, self.timeout)
@@ -151,72 +187,88 @@ class SuitePlugin:
 
     # ---- results ---------------------------------------------------------------------------
     def pytest_runtest_logreport(self, report: Any) -> None:
-        if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
-            outcome = report.outcome
-            if hasattr(report, "wasxfail"):
-                outcome = "xfailed" if report.skipped else "xpassed"
-            reason = ""
-            if report.skipped and isinstance(report.longrepr, tuple):
-                reason = str(report.longrepr[2])
-            elif report.failed:
-                reason = (report.longreprtext or "")[-2000:]
-            case = report.nodeid.rsplit("[", 1)[1][:-1] if report.nodeid.endswith("]") else ""
-            record = {
-                "nodeid": short_id(report.nodeid), "area": area_of(report.nodeid), "case": case,
-                "outcome": outcome if report.when == "call" else ("error" if report.failed else outcome),
-                "reason": reason, "duration": round(report.duration, 4),
-            }
-            if report.failed:
-                from conformance.suite.evidence import divergence_of
+        if not (report.when == "call" or (report.when != "call" and report.outcome != "passed")):
+            return
+        props = dict(report.user_properties)
+        outcome = report.outcome
+        if hasattr(report, "wasxfail"):
+            outcome = "xfailed" if report.skipped else "xpassed"
+        elif report.when != "call":
+            outcome = "error" if report.failed else outcome
+        reason = ""
+        if report.skipped and isinstance(report.longrepr, tuple):
+            reason = str(report.longrepr[2]).removeprefix("Skipped: ")
+            if reason.startswith(REFUSED):
+                outcome = "refused"
+        elif report.failed:
+            reason = (report.longreprtext or "")[-2000:]
+        nodeid = props.get(ID_PROPERTY) or short_id(report.nodeid)
+        case = nodeid.rsplit("[", 1)[1][:-1] if nodeid.endswith("]") else ""
+        record = {"nodeid": nodeid, "area": area_of(report.nodeid), "case": case, "outcome": outcome, "reason": reason,
+                  "duration": round(report.duration, 4), "variant": props.get(VARIANT_PROPERTY, self.ctx.variant.name)}
+        if report.failed:
+            from conformance.suite.evidence import divergence_of
 
-                div = divergence_of(report)
-                if div is not None:
-                    record["divergence"] = div
-            self.records.append(record)
+            div = divergence_of(report)
+            if div is not None:
+                record["divergence"] = div
+        self.records.append(record)
 
-    def summary(self) -> tuple[dict[str, dict[str, int]], list[str], str]:
-        counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        for r in self.records:
-            counts[r["area"]][r["outcome"]] += 1
-        problems = []
-        caps = self.ctx.renderer.capabilities
-        for area in AREAS:
-            c = counts.get(area, {})
-            if c.get("failed") or c.get("error") or c.get("xpassed"):
-                problems.append(f"{area}: {c.get('failed', 0) + c.get('error', 0) + c.get('xpassed', 0)} failing")
-            cap = _AREA_CAPABILITY.get(area)
-            claimed = cap is None or getattr(caps, cap, True)
-            if claimed and area in counts and not c.get("passed") and not c.get("xfailed"):
-                problems.append(f"{area}: nothing passed although the capability is claimed")
-        verdict = "CERTIFIED" if not problems and self.records else "NOT CERTIFIED"
-        return counts, problems, verdict
+    def verdicts(self) -> list[Verdict]:
+        return [judge([r for r in self.records if r["variant"] == c.variant.name], c.renderer.capabilities, c.variant.name)
+                for c in self.contexts]
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        counts, problems, verdict = self.summary()
+        if self.config.option.collectonly:
+            return  # nothing ran: no verdict
         tr = terminalreporter
-        tr.section(f"conformance: {self.ctx.spec} on {self.ctx.entry.model_id} [{self.ctx.variant.name}]")
-        cols = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
-        tr.write_line(f"{'area':<16}" + "".join(f"{c:>9}" for c in cols))
-        for area in AREAS:
-            if area in counts:
-                tr.write_line(f"{area:<16}" + "".join(f"{counts[area].get(c, 0):>9}" for c in cols))
-        for p in problems:
-            tr.write_line(f"  - {p}")
-        tr.write_line(f"verdict: {verdict}", bold=True, green=verdict == "CERTIFIED", red=verdict != "CERTIFIED")
+        verdicts = self.verdicts()
+        names = ", ".join(v.variant for v in verdicts)
+        tr.section(f"conformance: {self.ctx.spec} on {self.ctx.entry.model_id} [{names}]")
+        for v in verdicts:
+            if self.multi:
+                tr.write_line(f"[{v.variant}]")
+            tr.write_line(f"{'area':<16}" + "".join(f"{c:>9}" for c in OUTCOMES))
+            order = [a.name for a in AREAS] + sorted(set(v.counts) - {a.name for a in AREAS})
+            for area in order:
+                if area in v.counts:
+                    tr.write_line(f"{area:<16}" + "".join(f"{v.counts[area].get(c, 0):>9}" for c in OUTCOMES))
+            for p in v.problems:
+                tr.write_line(f"  - {p}")
+            if v.refused:
+                tr.write_line(f"  refused {len(v.refused)} case(s) the template renders lossily (allowed): {', '.join(v.refused)}")
+            tr.write_line(f"verdict{' [' + v.variant + ']' if self.multi else ''}: {v.label}", bold=True, green=v.certified,
+                          red=not v.certified)
+        unchecked = [n for n in self.ctx.entry.variants if n not in {c.variant.name for c in self.contexts}]
+        if unchecked:
+            tr.write_line(f"not checked: variant(s) {', '.join(unchecked)} of {self.ctx.entry.model_id} "
+                          f"({O.VARIANT.flag} {O.ALL_VARIANTS} certifies every variant)")
 
     def pytest_sessionfinish(self, session: Any, exitstatus: int) -> None:
-        path = option(self.config, OPT_REPORT)
+        path = O.value(self.config, O.REPORT)
         if not path or hasattr(self.config, "workerinput"):  # xdist workers report to the controller
             return
-        counts, problems, verdict = self.summary()
+        verdicts = self.verdicts()
+        overall = all(v.certified for v in verdicts)
+        metadata = self.ctx.metadata()
+        if self.multi:
+            metadata["variant"] = O.ALL_VARIANTS
+        areas: dict[str, dict[str, int]] = {}
+        for v in verdicts:
+            for a, c in v.counts.items():
+                for k, n in c.items():
+                    areas.setdefault(a, {}).setdefault(k, 0)
+                    areas[a][k] += n
         data = {
             "schema_version": 1,
-            "metadata": self.ctx.metadata(),
+            "metadata": metadata,
             "duration_s": round(time.time() - self.started, 2),
-            "verdict": verdict,
-            "problems": problems,
-            "areas": {a: dict(c) for a, c in counts.items()},
-            "tests": sorted(self.records, key=lambda r: r["nodeid"]),
+            "verdict": "CERTIFIED" if overall else "NOT CERTIFIED",
+            "problems": [f"[{v.variant}] {p}" if self.multi else p for v in verdicts for p in v.problems],
+            "refused": sorted({c for v in verdicts for c in v.refused}),
+            "areas": areas,
+            "variants": {v.variant: v.to_json() for v in verdicts},
+            "tests": sorted(self.records, key=lambda r: (r["variant"], r["nodeid"])),
         }
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

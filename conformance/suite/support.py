@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from conformance.cases import Case
-from conformance.suite.session import CAPABILITY_SKIP
+from conformance.suite.areas import CAPABILITY_SKIP
 
 __all__ = ["ids_of", "token_diff", "repro", "require", "skip_template_fact", "json_equal", "prompt_messages", "assert_ids_equal",
            "parse_problems", "refuses_lossy"]

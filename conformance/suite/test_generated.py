@@ -26,8 +26,11 @@ from conformance.cases import Case
 from conformance.strategies import PROFILE, Shape, as_case, conversations
 from conformance.suite.support import ids_of, parse_problems, token_diff
 
-# Registered by the session (conformance.suite.session) before this module is collected.
-_PROFILE = settings.get_profile(PROFILE)
+
+def _profile() -> settings:
+    """The ``conformance`` profile, read when a test runs: the session registers it at start-up
+    (an earlier session in the same process may have registered it with other settings)."""
+    return settings.get_profile(PROFILE)
 
 
 def _renders(ctx: Any, case_id: str) -> bool:
@@ -124,7 +127,7 @@ def _check_roundtrip(ctx: Any, example: dict[str, Any]) -> None:
 
 
 def test_generated_conversations_match_template(conformance_ctx, shape):
-    @settings(_PROFILE)
+    @settings(_profile())
     @given(conversations(shape))
     def run(example: dict[str, Any]) -> None:
         _check_parity(conformance_ctx, example)
@@ -135,7 +138,7 @@ def test_generated_conversations_match_template(conformance_ctx, shape):
 def test_generated_look_alikes_render_as_text(conformance_ctx, hostile_shape):
     # Parity on the safe ids: a renderer that turns typed special-token text into the special id
     # (a forged role boundary) differs from them right there.
-    @settings(_PROFILE)
+    @settings(_profile())
     @given(conversations(hostile_shape))
     def run(example: dict[str, Any]) -> None:
         _check_parity(conformance_ctx, example)
@@ -145,11 +148,11 @@ def test_generated_look_alikes_render_as_text(conformance_ctx, hostile_shape):
 
 def test_generated_completions_parse_back(conformance_ctx, shape):
     if not conformance_ctx.renderer.capabilities.parse:
-        from conformance.suite.session import CAPABILITY_SKIP
+        from conformance.suite.areas import CAPABILITY_SKIP
 
         pytest.skip(f"{CAPABILITY_SKIP} parse")
 
-    @settings(_PROFILE)
+    @settings(_profile())
     @given(conversations(shape))
     def run(example: dict[str, Any]) -> None:
         _check_roundtrip(conformance_ctx, example)

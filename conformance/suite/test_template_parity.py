@@ -56,7 +56,7 @@ def test_message_attribution_matches_template(conformance_ctx, renderer, case):
     if rt.message_indices is None:
         import pytest
 
-        from conformance.suite.session import CAPABILITY_SKIP
+        from conformance.suite.areas import CAPABILITY_SKIP
 
         pytest.skip(f"{CAPABILITY_SKIP} message attribution (render returns no message_indices)")
     if list(rt.ids) != ids_of(g["full"]["tokens"]):

@@ -1,0 +1,67 @@
+"""The verdict of a run, computed from every test record.
+
+Guarantees: a failing record anywhere (any area, including a test module that is not one of the
+suite's areas) makes the verdict NOT CERTIFIED; an area whose capability the renderer claims,
+that ran, and in which nothing passed is a problem too (a renderer cannot be certified on skips);
+refusals (a renderer raising ``ValueError`` / ``NotImplementedError`` on a case the template renders
+lossily) are allowed, counted and listed by case, never mixed with skips. No records at all is
+not a certification.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from conformance.suite.areas import AREAS
+
+__all__ = ["Verdict", "judge", "FAILING", "OUTCOMES"]
+
+FAILING = ("failed", "error", "xpassed")
+#: the outcome columns of a summary, in order
+OUTCOMES = ("passed", "failed", "error", "skipped", "refused", "xfailed", "xpassed")
+
+
+@dataclass
+class Verdict:
+    variant: str
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # case ids, sorted, each once
+
+    @property
+    def certified(self) -> bool:
+        return not self.problems and bool(self.counts)
+
+    @property
+    def label(self) -> str:
+        return "CERTIFIED" if self.certified else "NOT CERTIFIED"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"verdict": self.label, "problems": self.problems, "refused": self.refused,
+                "areas": {a: dict(c) for a, c in self.counts.items()}}
+
+
+def judge(records: Iterable[dict[str, Any]], capabilities: Any, variant: str = "") -> Verdict:
+    """The verdict over ``records`` (``{"area", "outcome", "case", ...}``) of one variant."""
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    refused: set[str] = set()
+    for r in records:
+        counts[r["area"]][r["outcome"]] += 1
+        if r["outcome"] == "refused" and r.get("case"):
+            refused.add(str(r["case"]))
+    v = Verdict(variant, {a: dict(c) for a, c in counts.items()}, refused=sorted(refused))
+    known = [a.name for a in AREAS]
+    for name in known + sorted(set(counts) - set(known)):
+        c = counts.get(name, {})
+        bad = sum(c.get(k, 0) for k in FAILING)
+        if bad:
+            v.problems.append(f"{name}: {bad} failing")
+    for a in AREAS:
+        c = counts.get(a.name) or {}
+        claimed = a.capability is None or bool(getattr(capabilities, a.capability, True))
+        if claimed and c and not c.get("passed") and not c.get("xfailed") and not any(c.get(k) for k in FAILING):
+            v.problems.append(f"{a.name}: nothing passed although the capability is claimed")
+    return v
