@@ -201,3 +201,52 @@ class DoubledMarkerBridge(Glm5Renderer):
             return out
         k = len(prev_prompt) + len(prev_completion)
         return out[:k] + [prev_completion[-1]] + out[k:]
+
+
+# ---- refusals: ValueError on what the template renders lossily is allowed; a crash never is -------
+
+
+def _reasoning_before_last_query(messages):
+    last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+    return any(m.get("role") == "assistant" and m.get("reasoning_content") for m in messages[:last_user])
+
+
+class _Refuses(Qwen3Renderer):
+    """Raises ``self.error`` from every rendering call when ``self.refuses(messages)``."""
+
+    error: type[Exception] = ValueError
+
+    def refuses(self, messages):
+        return _reasoning_before_last_query(messages)
+
+    def _check(self, messages):
+        if self.refuses(messages):
+            raise self.error("message 1: reasoning of a turn before the last user query (the template drops it)")
+
+    def render(self, messages, *, tools=None, add_generation_prompt=False):
+        self._check(messages)
+        return super().render(messages, tools=tools, add_generation_prompt=add_generation_prompt)
+
+    def build_generation_prompt(self, messages, *, tools=None, prefill=None):
+        self._check(messages)
+        return super().build_generation_prompt(messages, tools=tools, prefill=prefill)
+
+    def build_supervised_example(self, messages, *, tools=None, train_on="last_assistant_message"):
+        self._check(messages)
+        return super().build_supervised_example(messages, tools=tools, train_on=train_on)
+
+
+class RefusesLossyCases(_Refuses):
+    """Refuses, with ValueError, exactly the conversations whose earlier reasoning Qwen3's template
+    drops: allowed, and listed as refusals (not a mutant the suite must catch: it is CERTIFIED)."""
+
+
+class CrashesOnLongReasoningHistories(_Refuses):
+    """A plain bug (KeyError) on any conversation longer than 6 messages whose earlier assistant
+    turns carry reasoning: a crash, never a refusal, even where the template drops that reasoning."""
+
+    error = KeyError
+    bridge = False
+
+    def refuses(self, messages):
+        return len(messages) > 6 and any(m.get("role") == "assistant" and m.get("reasoning_content") for m in messages[:-1])

@@ -31,6 +31,12 @@ MUTANTS = {
     ],
     "FalseExtensionClaim": ["test_extension.py::test_claimed_extension_holds"],
     "ShiftedMessageIndices": ["test_template_parity.py::test_message_attribution_matches_template[basic-single-turn]"],
+    # A crash on a case the template renders lossily is a failure, not an allowed refusal.
+    "CrashesOnLongReasoningHistories": [
+        "test_template_parity.py::test_full_conversation_matches_template[reasoning-earlier-turn-long-history]",
+        "test_loss_weights.py::test_supervised_weights_select_the_sampled_tokens[reasoning-earlier-turn-long-history-",
+        "test_generated.py::test_generated_conversations_match_template",
+    ],
     # GLM-5 (no token of its own closes a turn; conformance/turn_end.py)
     "UnclosedFinalTurn": [
         "test_loss_weights.py::test_supervised_weights_select_the_sampled_tokens[basic-single-turn-last_assistant_message]",
@@ -86,6 +92,17 @@ def test_reference_renderer_is_certified_and_report_has_metadata(tmp_path, capsy
     assert {"transformers", "tokenizers"} <= set(meta["libraries"])
     assert {t["area"] for t in data["tests"]} >= {"template_parity", "loss_weights", "roundtrip", "extension",
                                                   "bridge", "pickle", "stop_sequences", "injection"}
+
+
+def test_a_renderer_that_refuses_exactly_the_lossy_cases_is_certified_and_its_refusals_listed(tmp_path, capsys, monkeypatch):
+    run = _certify(tmp_path, capsys, monkeypatch, "tests.mutants:RefusesLossyCases")
+    assert run.report is not None and run.report["verdict"] == "CERTIFIED", run.output[-3000:]
+    lossy = ["reasoning-all-turns", "reasoning-earlier-turn", "reasoning-earlier-turn-long-history"]
+    assert run.report["refused"] == lossy
+    refusals = [t for t in run.report["tests"] if t["outcome"] == "refused"]
+    assert refusals and {t["case"].split("-all_")[0].split("-last_")[0] for t in refusals} <= set(lossy)
+    assert all("ValueError" in t["reason"] and "the template drops" in t["reason"] for t in refusals)
+    assert f"refused 3 case(s) the template renders lossily (allowed): {', '.join(lossy)}" in run.output
 
 
 def test_failure_message_is_a_reproduction(tmp_path, capsys, monkeypatch):

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 QWEN = ["--model", "Qwen/Qwen3-8B", "-p", "no:cacheprovider"]
 
@@ -118,3 +120,76 @@ def test_generated_failures_print_a_shrunk_reproduction(pytester):
     assert "reproduce:" in out and "messages = [{'role':" in out and "renderer.parse_response(completion_ids)" in out
     # Hypothesis says "Falsifying example" before 6.16x and "Failing test case" since.
     assert "compared as typed JSON values" in out and ("Falsifying example" in out or "Failing test case" in out)
+
+
+_WRAPPERS = '''
+import functools
+import reference_renderers as R
+
+
+class ThinSubclass(R.Qwen3Renderer):
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+
+
+class KeywordOnly(R.Qwen3Renderer):
+    def __init__(self, *, tokenizer, model_id, variant=None):
+        super().__init__(tokenizer, model_id=model_id, variant=variant)
+
+
+def plain_factory(*args, **kwargs):
+    return R.Qwen3Renderer(*args, **kwargs)
+
+
+def lib_factory(tok, **options):
+    # A library factory that forwards **options to a constructor that takes no model_id/variant.
+    return _NoIds(tok, **options)
+
+
+class _NoIds(R.Qwen3Renderer):
+    def __init__(self, tok):
+        super().__init__(tok, model_id="Qwen/Qwen3-8B")
+
+
+partial = functools.partial(R.Qwen3Renderer, model_id="Qwen/Qwen3-8B")
+
+
+class Maker:
+    def __call__(self, tokenizer, model_id, variant=None):
+        return R.Qwen3Renderer(tokenizer, model_id=model_id, variant=variant)
+
+
+maker = Maker()
+
+
+class WithClassmethod(R.Qwen3Renderer):
+    @classmethod
+    def for_model(cls, tokenizer, *, model_id, variant=None):
+        return cls(tokenizer, model_id=model_id, variant=variant)
+
+
+class Raises(R.Qwen3Renderer):
+    def __init__(self, *a, **k):
+        raise RuntimeError("no GPU found")
+'''
+
+
+def test_every_common_way_of_naming_a_renderer_resolves(tmp_path, monkeypatch):
+    from conformance.registry import get_model
+    from conformance.suite.spec import SetupError, load_renderer
+    from reference_renderers import Qwen3Renderer
+
+    (tmp_path / "wrappers.py").write_text(_WRAPPERS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    entry = get_model("Qwen/Qwen3-8B")
+    for attr in ("ThinSubclass", "KeywordOnly", "plain_factory", "lib_factory", "partial", "maker", "WithClassmethod.for_model"):
+        r = load_renderer(f"wrappers:{attr}", entry, "no_thinking")
+        assert isinstance(r, Qwen3Renderer), attr
+        assert r.tokenizer is entry.tokenizer(), attr
+        assert r.variant == ("thinking" if attr == "lib_factory" else "no_thinking"), attr
+    with pytest.raises(SetupError) as e:
+        load_renderer("wrappers:Raises", entry, None)
+    message = str(e.value)
+    assert "RuntimeError: no GPU found" in message and f"raised at {tmp_path / 'wrappers.py'}:" in message and "in __init__" in message
+    with pytest.raises(SetupError, match="PYTHONPATH=."):
+        load_renderer("not_importable_here:X", entry, None)

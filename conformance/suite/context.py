@@ -4,52 +4,14 @@ goldens (stored for builtin cases, derived live by the oracle for extra ones).""
 from __future__ import annotations
 
 import functools
-import inspect
-import pkgutil
 from dataclasses import dataclass, field
 from typing import Any
 
 from conformance.cases import Case
 from conformance.registry import ModelEntry, Variant
+from conformance.suite.spec import SetupError, load_renderer
 
 __all__ = ["Context", "load_renderer", "SetupError"]
-
-
-class SetupError(Exception):
-    """Raised at session start; becomes one pytest usage error."""
-
-
-def _call_factory(factory: Any, tokenizer: Any, model_id: str, variant: str | None) -> Any:
-    try:
-        sig = inspect.signature(factory)
-    except (TypeError, ValueError):
-        return factory(tokenizer)
-    params = sig.parameters
-    kwargs: dict[str, Any] = {}
-    if "model_id" in params:
-        kwargs["model_id"] = model_id
-    if "variant" in params and variant:
-        kwargs["variant"] = variant
-    positional = [p for p in params.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    if positional:
-        return factory(tokenizer, **kwargs)
-    return factory(**kwargs)
-
-
-def load_renderer(spec: str, entry: ModelEntry, variant: str | None) -> Any:
-    """Resolve ``module:attr`` and turn it into a renderer object (instance, class or factory)."""
-    if ":" not in spec:
-        raise SetupError(f"--renderer {spec!r}: expected module:attr (e.g. mypkg.renderers:MyRenderer)")
-    try:
-        obj = pkgutil.resolve_name(spec)
-    except Exception as e:  # noqa: BLE001 - any import problem becomes one readable message
-        raise SetupError(f"--renderer {spec!r} cannot be imported: {type(e).__name__}: {e}") from e
-    if inspect.isclass(obj) or inspect.isfunction(obj) or inspect.ismethod(obj):
-        try:
-            obj = _call_factory(obj, entry.tokenizer(), entry.model_id, variant)
-        except Exception as e:  # noqa: BLE001
-            raise SetupError(f"--renderer {spec!r} could not be called with the {entry.model_id} tokenizer: {type(e).__name__}: {e}") from e
-    return obj
 
 
 @dataclass

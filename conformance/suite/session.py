@@ -30,6 +30,7 @@ SUITE_DIR = Path(__file__).resolve().parent
 #: (through pytest-xdist too) so the controller knows each record's variant and plain id.
 VARIANT_PROPERTY = "conformance_variant"
 ID_PROPERTY = "conformance_id"
+CASE_PROPERTY = "conformance_case"  # the case id of a parametrized test ("" for tests of no one case)
 
 
 def short_id(nodeid: str) -> str:
@@ -154,7 +155,9 @@ class SuitePlugin:
             ctx = getattr(getattr(item, "callspec", None), "params", {}).get("conformance_ctx", self.ctx)
             variant = ctx.variant.name if isinstance(ctx, Context) else self.ctx.variant.name
             plain = _plain_id(short_id(item.nodeid), variant) if self.multi else short_id(item.nodeid)
-            item.user_properties += [(VARIANT_PROPERTY, variant), (ID_PROPERTY, plain)]
+            params = getattr(getattr(item, "callspec", None), "params", {})
+            case = next((params[k].id for k in ("case", "multi_turn_case", "look_alike_case") if k in params), "")
+            item.user_properties += [(VARIANT_PROPERTY, variant), (ID_PROPERTY, plain), (CASE_PROPERTY, case)]
             for prefix, why in self.xfails.items():
                 if plain.startswith(prefix):
                     self.used_xfails.add(prefix)
@@ -203,8 +206,8 @@ class SuitePlugin:
         elif report.failed:
             reason = (report.longreprtext or "")[-2000:]
         nodeid = props.get(ID_PROPERTY) or short_id(report.nodeid)
-        case = nodeid.rsplit("[", 1)[1][:-1] if nodeid.endswith("]") else ""
-        record = {"nodeid": nodeid, "area": area_of(report.nodeid), "case": case, "outcome": outcome, "reason": reason,
+        record = {"nodeid": nodeid, "area": area_of(report.nodeid), "case": props.get(CASE_PROPERTY, ""), "outcome": outcome,
+                  "reason": reason,
                   "duration": round(report.duration, 4), "variant": props.get(VARIANT_PROPERTY, self.ctx.variant.name)}
         if report.failed:
             from conformance.suite.evidence import divergence_of

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
 
 from conformance.cases import Case
-from conformance.suite.areas import CAPABILITY_SKIP
+from conformance.suite.areas import CAPABILITY_SKIP, REFUSED
 
 __all__ = ["ids_of", "token_diff", "repro", "require", "skip_template_fact", "json_equal", "prompt_messages", "assert_ids_equal",
-           "parse_problems", "refuses_lossy"]
+           "parse_problems", "call_or_refusal", "lossy_reason", "REFUSAL_ERRORS"]
 
 
 def ids_of(tokens: Sequence[Sequence[Any]]) -> list[int]:
@@ -129,12 +129,38 @@ def parse_problems(parsed: Any, expected: dict[str, Any]) -> list[str]:
     return problems
 
 
-def refuses_lossy(golden: dict[str, Any], fn: Any) -> Any:
-    """Call ``fn``; a renderer may refuse (raise) a case the template renders lossily (the golden
-    lists dropped fields), which is a skip. It may not render anything else."""
+#: What a renderer raises to refuse a conversation (our InvalidMessagesError is a ValueError).
+REFUSAL_ERRORS = (ValueError, NotImplementedError)
+
+
+def lossy_reason(golden: dict[str, Any]) -> str | None:
+    """Why the template cannot render this case faithfully (so a renderer may refuse it), or None.
+
+    Faithfully means: it renders the generation prompt and the whole conversation without error,
+    drops no field of any message, and the final turn's sampled tokens are derivable."""
+    reasons = []
+    if golden.get("dropped"):
+        fields = ", ".join(f"message {d['message']} {d['field']}" for d in golden["dropped"])
+        reasons.append(f"the template drops {fields}")
+    for side in ("prompt", "full"):
+        err = golden.get(side, {}).get("error")
+        if err and not err.startswith("case does not end with an assistant message"):
+            reasons.append(f"the template cannot render the {'generation prompt' if side == 'prompt' else 'conversation'}: {err}")
+    comp = golden.get("completion", {}).get("error")
+    if comp and not reasons and not comp.startswith("case does not end with an assistant message"):
+        reasons.append(f"no completion slice is derivable: {comp}")
+    return "; ".join(reasons) or None
+
+
+def call_or_refusal(golden: dict[str, Any], fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call ``fn(*args, **kwargs)`` (code under test). A refusal (:data:`REFUSAL_ERRORS`) of a case the template
+    renders lossily (:func:`lossy_reason`) is allowed: the test ends as a refusal, counted and
+    listed by the session. Any other exception, and a refusal of a case the template renders
+    faithfully, fails the test with its traceback."""
     try:
-        return fn()
-    except Exception:
-        if golden.get("dropped"):
-            pytest.skip(f"template fact: the template drops {golden['dropped']}; the renderer refuses the case (allowed)")
-        raise
+        return fn(*args, **kwargs)
+    except REFUSAL_ERRORS as e:
+        why = lossy_reason(golden)
+        if why is None:
+            raise
+        pytest.skip(f"{REFUSED} {type(e).__name__}: {str(e)[:160]} (allowed: {why})")

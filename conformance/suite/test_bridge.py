@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.suite.support import repro, require, require_case_capabilities, token_diff
+from conformance.suite.support import call_or_refusal, repro, require, require_case_capabilities, token_diff
 from conformance.suite.test_extension import turn_pairs
 
 
@@ -16,7 +16,8 @@ def _boundaries(ctx, renderer, case):
     if ctx.golden(case)["full"].get("error"):
         pytest.skip(f"template fact: {ctx.golden(case)['full']['error']}")
     msgs = case.messages_list()
-    out = [(k, k2, p, c, n, msgs[k + 1 : k2]) for k, k2, p, c, n in turn_pairs(renderer, case, ctx.entry.turn_end) if c is not None]
+    pairs = call_or_refusal(ctx.golden(case), lambda: list(turn_pairs(renderer, case, ctx.entry.turn_end)))
+    out = [(k, k2, p, c, n, msgs[k + 1 : k2]) for k, k2, p, c, n in pairs if c is not None]
     if not out:
         pytest.skip("template fact: no assistant turn with a derivable completion is followed by another")
     return out
@@ -24,8 +25,9 @@ def _boundaries(ctx, renderer, case):
 
 def test_bridge_keeps_history_byte_for_byte(conformance_ctx, renderer, multi_turn_case):
     bridged = 0
+    g = conformance_ctx.golden(multi_turn_case)
     for k, k2, prompt, completion, nxt, new in _boundaries(conformance_ctx, renderer, multi_turn_case):
-        out = renderer.bridge_to_next_turn(prompt, completion, new, tools=multi_turn_case.tools_list())
+        out = call_or_refusal(g, renderer.bridge_to_next_turn, prompt, completion, new, tools=multi_turn_case.tools_list())
         if out is None:
             continue
         bridged += 1
@@ -51,14 +53,16 @@ def test_bridge_keeps_history_byte_for_byte(conformance_ctx, renderer, multi_tur
 def test_bridge_refuses_new_assistant_messages(conformance_ctx, renderer, multi_turn_case):
     for _k, k2, prompt, completion, _nxt, new in _boundaries(conformance_ctx, renderer, multi_turn_case)[:1]:
         msgs = multi_turn_case.messages_list()
-        out = renderer.bridge_to_next_turn(prompt, completion, new + [msgs[k2]], tools=multi_turn_case.tools_list())
+        out = call_or_refusal(conformance_ctx.golden(multi_turn_case), renderer.bridge_to_next_turn, prompt, completion,
+                              new + [msgs[k2]], tools=multi_turn_case.tools_list())
         assert out is None, "bridge accepted a new assistant message: assistant turns must be sampled, never bridged"
 
 
 def test_bridge_closes_a_truncated_completion(conformance_ctx, renderer, multi_turn_case):
     for k, _k2, prompt, completion, _nxt, new in _boundaries(conformance_ctx, renderer, multi_turn_case):
-        full = renderer.bridge_to_next_turn(prompt, completion, new, tools=multi_turn_case.tools_list())
-        cut = renderer.bridge_to_next_turn(prompt, completion[:-1], new, tools=multi_turn_case.tools_list())
+        g = conformance_ctx.golden(multi_turn_case)
+        full = call_or_refusal(g, renderer.bridge_to_next_turn, prompt, completion, new, tools=multi_turn_case.tools_list())
+        cut = call_or_refusal(g, renderer.bridge_to_next_turn, prompt, completion[:-1], new, tools=multi_turn_case.tools_list())
         if full is None or cut is None:
             continue
         assert cut[: len(prompt) + len(completion) - 1] == prompt + completion[:-1], "bridge rewrote a truncated completion"

@@ -7,7 +7,7 @@ import warnings
 
 import pytest
 
-from conformance.suite.support import repro, require_case_capabilities
+from conformance.suite.support import REFUSAL_ERRORS, call_or_refusal, lossy_reason, repro, require_case_capabilities
 from conformance.turn_end import closing_position, with_probe
 
 
@@ -49,12 +49,8 @@ def test_claimed_extension_holds(conformance_ctx, renderer, multi_turn_case):
     if not renderer.has_extension_property:
         pytest.skip("capability not claimed: extension (see test_unclaimed_extension_has_a_witness)")
     require_case_capabilities(conformance_ctx, multi_turn_case)
-    try:
-        b = _breaks(renderer, multi_turn_case, conformance_ctx.entry.turn_end)
-    except Exception as e:  # a template-fact case the renderer refuses
-        if conformance_ctx.golden(multi_turn_case)["full"].get("error"):
-            pytest.skip(f"template fact: {e}")
-        raise
+    g = conformance_ctx.golden(multi_turn_case)
+    b = call_or_refusal(g, lambda: _breaks(renderer, multi_turn_case, conformance_ctx.entry.turn_end))
     if b:
         from conformance.suite.support import token_diff
 
@@ -74,13 +70,20 @@ def test_unclaimed_extension_has_a_witness(conformance_ctx, renderer):
     for case in conformance_ctx.cases:
         if sum(m["role"] == "assistant" for m in case.messages) < 2:
             continue
+        if (case.tools and not renderer.capabilities.tools) or (
+                any(m.get("reasoning_content") for m in case.messages) and not renderer.capabilities.thinking):
+            continue
         try:
             b = _breaks(renderer, case, conformance_ctx.entry.turn_end)
-        except Exception:
-            continue
+        except REFUSAL_ERRORS:
+            if lossy_reason(conformance_ctx.golden(case)):
+                continue  # a refusal of a case the template renders lossily: no evidence either way
+            raise
         checked += 1
         if b:
             return  # a witness: the "no" is honest
+    if not checked:
+        pytest.skip("no multi-turn case could be rendered: nothing to witness the unclaimed extension property")
     warnings.warn(
         f"has_extension_property is False, but the prefix held on all {checked} multi-turn cases: "
         "the renderer may be under-claiming",

@@ -24,7 +24,7 @@ from hypothesis import given, reject, settings
 
 from conformance.cases import Case
 from conformance.strategies import PROFILE, Shape, as_case, conversations
-from conformance.suite.support import ids_of, parse_problems, token_diff
+from conformance.suite.support import REFUSAL_ERRORS, ids_of, lossy_reason, parse_problems, token_diff
 
 
 def _profile() -> settings:
@@ -89,8 +89,8 @@ def _repro(ctx: Any, case: Case, call: str) -> str:
 def _call(ctx: Any, golden: dict[str, Any], fn: Any) -> Any:
     try:
         return fn()
-    except Exception:
-        if golden.get("dropped"):
+    except REFUSAL_ERRORS:
+        if lossy_reason(golden):
             reject()  # the template renders it lossily; a renderer may refuse such input
         raise
 

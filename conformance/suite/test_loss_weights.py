@@ -9,7 +9,15 @@ from __future__ import annotations
 import pytest
 
 from conformance.protocol import TRAIN_ON
-from conformance.suite.support import assert_ids_equal, ids_of, refuses_lossy, repro, require, require_case_capabilities, skip_template_fact
+from conformance.suite.support import (
+    assert_ids_equal,
+    call_or_refusal,
+    ids_of,
+    repro,
+    require,
+    require_case_capabilities,
+    skip_template_fact,
+)
 
 
 @pytest.mark.parametrize("train_on", TRAIN_ON)
@@ -22,7 +30,7 @@ def test_supervised_weights_select_the_sampled_tokens(conformance_ctx, renderer,
     w = g["weights"][train_on]
     if w.get("error"):
         skip_template_fact(f"{train_on} weights are not derivable", w["error"])
-    ex = refuses_lossy(g, lambda: renderer.build_supervised_example(case.messages_list(), tools=case.tools_list(), train_on=train_on))
+    ex = call_or_refusal(g, lambda: renderer.build_supervised_example(case.messages_list(), tools=case.tools_list(), train_on=train_on))
     expected_ids = ids_of(g["full"]["tokens"]) + ids_of(g.get("supervised_tail", {}).get("tokens", []))
     call = f"renderer.build_supervised_example(messages, tools=tools, train_on={train_on!r})"
     assert_ids_equal(conformance_ctx, case, expected_ids, ex.ids, "supervised example ids", call)

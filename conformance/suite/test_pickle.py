@@ -8,14 +8,15 @@ import pickle
 
 import pytest
 
-from conformance.suite.support import prompt_messages
+from conformance.suite.support import lossy_reason, prompt_messages
 
 
 def _sample(ctx, n=12):
     out = []
     for c in ctx.cases:
         g = ctx.golden(c)
-        if not g["prompt"].get("error") and (not c.tools or ctx.renderer.capabilities.tools):
+        # Cases the template renders faithfully: a renderer may refuse the others.
+        if lossy_reason(g) is None and not g["prompt"].get("error") and (not c.tools or ctx.renderer.capabilities.tools):
             out.append(c)
     step = max(1, len(out) // n)
     return out[::step][:n]

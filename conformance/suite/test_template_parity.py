@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from conformance.suite.support import (
     assert_ids_equal,
+    call_or_refusal,
     ids_of,
     prompt_messages,
-    refuses_lossy,
     repro,
     require_case_capabilities,
     skip_template_fact,
@@ -18,7 +18,7 @@ def test_generation_prompt_matches_template(conformance_ctx, renderer, case):
     g = conformance_ctx.golden(case)
     if g["prompt"].get("error"):
         skip_template_fact("the template cannot render the generation prompt", g["prompt"]["error"])
-    got = refuses_lossy(g, lambda: renderer.build_generation_prompt(prompt_messages(case), tools=case.tools_list()))
+    got = call_or_refusal(g, lambda: renderer.build_generation_prompt(prompt_messages(case), tools=case.tools_list()))
     assert_ids_equal(
         conformance_ctx,
         case,
@@ -34,7 +34,7 @@ def test_full_conversation_matches_template(conformance_ctx, renderer, case):
     g = conformance_ctx.golden(case)
     if g["full"].get("error"):
         skip_template_fact("no full render", g["full"]["error"])
-    got = refuses_lossy(g, lambda: renderer.render(case.messages_list(), tools=case.tools_list()).ids)
+    got = call_or_refusal(g, lambda: renderer.render(case.messages_list(), tools=case.tools_list()).ids)
     assert_ids_equal(
         conformance_ctx, case, ids_of(g["full"]["tokens"]), got, "full conversation", "renderer.render(messages, tools=tools).ids"
     )
@@ -52,7 +52,12 @@ def test_message_attribution_matches_template(conformance_ctx, renderer, case):
     att = g["full"]["attribution"]
     if att.get("error"):
         skip_template_fact("per-message attribution is not derivable", att["error"])
-    rt = refuses_lossy(g, lambda: renderer.render(case.messages_list(), tools=case.tools_list()))
+    try:
+        rt = renderer.render(case.messages_list(), tools=case.tools_list())
+    except Exception as e:  # noqa: BLE001 - the call itself is judged once, by test_full_conversation_matches_template
+        import pytest
+
+        pytest.skip(f"render raised {type(e).__name__}: judged by test_full_conversation_matches_template, not as attribution")
     if rt.message_indices is None:
         import pytest
 
