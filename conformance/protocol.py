@@ -62,6 +62,9 @@ class Capabilities:
 
     tools: bool = True
     thinking: bool = True
+    #: ``render(add_generation_prompt=False)`` is a full render of its own (not a supervised
+    #: example's ids): the full-conversation parity checks judge it.
+    full_render: bool = True
     supervised: bool = True
     bridge: bool = False
     parse: bool = True

@@ -11,6 +11,7 @@ import json
 
 from conformance.protocol import Termination
 from reference_renderers import Glm5Renderer, Qwen3Renderer
+from reference_renderers.parsers import parse_with
 
 
 class DroppedSeamNewline(Qwen3Renderer):
@@ -27,10 +28,13 @@ class DroppedSeamNewline(Qwen3Renderer):
 
 
 class WrongStopId(Qwen3Renderer):
-    """Stops on <|endoftext|> instead of <|im_end|>."""
+    """Tells the sampler to stop on <|endoftext|> instead of <|im_end|> (its parser is right)."""
 
     def stop_token_ids(self):
         return [151643]
+
+    def parse_response(self, ids):
+        return parse_with(self.family, self.tokenizer, ids, self._stop_ids)
 
 
 class PythonBooleans(Qwen3Renderer):
@@ -151,12 +155,23 @@ class IntegersParsedAsFloats(Qwen3Renderer):
 
 
 class ShiftedMessageIndices(Qwen3Renderer):
-    """Attributes every token to the message after the one it belongs to (an off-by-one)."""
+    """Reports every token as belonging to the message after the one it belongs to (an off-by-one
+    in the attribution it returns; its own supervised examples are built from the right one)."""
+
+    _exact = False
 
     def render(self, messages, *, tools=None, add_generation_prompt=False):
         out = super().render(messages, tools=tools, add_generation_prompt=add_generation_prompt)
-        out.message_indices = [i + 1 if i >= 0 else i for i in out.message_indices]
+        if not self._exact:
+            out.message_indices = [i + 1 if i >= 0 else i for i in out.message_indices]
         return out
+
+    def build_supervised_example(self, messages, *, tools=None, train_on="last_assistant_message"):
+        self._exact = True
+        try:
+            return super().build_supervised_example(messages, tools=tools, train_on=train_on)
+        finally:
+            self._exact = False
 
 
 # ---- GLM-5: no token of its own closes an assistant turn (conformance.turn_end) ------------------
@@ -250,3 +265,78 @@ class CrashesOnLongReasoningHistories(_Refuses):
 
     def refuses(self, messages):
         return len(messages) > 6 and any(m.get("role") == "assistant" and m.get("reasoning_content") for m in messages[:-1])
+
+
+# ---- one mutant per check that had none ---------------------------------------------------------
+
+
+class SystemPromptMissingFromGenerationPrompt(Qwen3Renderer):
+    """Builds the generation prompt of a single-turn conversation without its system message (a
+    prompt builder that keeps only the user's turn); full renders and supervised examples are right."""
+
+    _exact = False
+
+    def build_generation_prompt(self, messages, *, tools=None, prefill=None):
+        if not self._exact and [m["role"] for m in messages] == ["system", "user"]:
+            messages = messages[1:]
+        return super().build_generation_prompt(messages, tools=tools, prefill=prefill)
+
+    def build_supervised_example(self, messages, *, tools=None, train_on="last_assistant_message"):
+        self._exact = True
+        try:
+            return super().build_supervised_example(messages, tools=tools, train_on=train_on)
+        finally:
+            self._exact = False
+
+
+class PlainTextStopId(Qwen3Renderer):
+    """Also stops on an ordinary text token (a stop *string* turned into its first token id):
+    content containing " governance" would end a turn."""
+
+    def stop_token_ids(self):
+        return [*self._stop_ids, self.tokenizer.convert_tokens_to_ids("Ġgovernance")]
+
+    def parse_response(self, ids):
+        return parse_with(self.family, self.tokenizer, ids, self._stop_ids)
+
+
+class StopsOnThinkClose(Qwen3Renderer):
+    """Also stops on ``</think>``: a sampler would end every turn right after its reasoning."""
+
+    def stop_token_ids(self):
+        return [*self._stop_ids, self._enc.id("</think>")]
+
+    def parse_response(self, ids):
+        return parse_with(self.family, self.tokenizer, ids, self._stop_ids)
+
+
+class BridgesAssistantMessages(Qwen3Renderer):
+    """Bridges new assistant messages too (renders them as if sampled): assistant turns must be
+    sampled, never bridged."""
+
+    def bridge_to_next_turn(self, prev_prompt, prev_completion, new_messages, *, tools=None):
+        if any(m.get("role") == "assistant" for m in new_messages):
+            return [*prev_prompt, *prev_completion, *self._enc.text_ids("".join(m.get("content") or "" for m in new_messages))]
+        return super().bridge_to_next_turn(prev_prompt, prev_completion, new_messages, tools=tools)
+
+
+class LeavesTruncatedTurnOpen(Qwen3Renderer):
+    """After a truncated completion (no <|im_end|>), starts the next message without closing the turn."""
+
+    def bridge_to_next_turn(self, prev_prompt, prev_completion, new_messages, *, tools=None):
+        out = super().bridge_to_next_turn(prev_prompt, prev_completion, new_messages, tools=tools)
+        k = len(prev_prompt) + len(prev_completion)
+        if out is not None and prev_completion and prev_completion[-1] not in self._stop_ids and out[k] == self._im_end:
+            del out[k]
+        return out
+
+
+class RaisesOnGarbage(Qwen3Renderer):
+    """Looks every id up in the vocabulary before parsing: an id outside it raises IndexError."""
+
+    def parse_response(self, ids):
+        size = len(self.tokenizer)
+        for i in ids:
+            if not 0 <= i < size:
+                raise IndexError(f"token id {i} out of range")
+        return super().parse_response(ids)

@@ -1,84 +1,129 @@
-"""Every check can fail: each mutant in tests/mutants.py is caught by the area it breaks.
+"""Every check can fail: each mutant in tests/mutants.py is caught by the check it targets, and
+by no other area (but the generated area where it re-checks the same guarantee).
 
 Each run is a real ``pytest --renderer tests.mutants:X --model Qwen/Qwen3-8B`` (GLM mutants: ``--model
-zai-org/GLM-5.2``) in the test process (``tests/inprocess.py``), and we assert the expected test
-fails and the verdict is NOT CERTIFIED.
+zai-org/GLM-5.2``) in the test process (``tests/inprocess.py``), and we assert the expected tests
+fail, nothing else does, and the verdict is NOT CERTIFIED.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 from inprocess import certify
 
-# mutant -> (expected failing test-id prefixes, extra options)
-MUTANTS = {
-    "DroppedSeamNewline": ["test_template_parity.py::test_full_conversation_matches_template"],
-    "WrongStopId": ["test_stop_sequences.py::test_stop_ids_include_the_turn_closing_id"],
-    "PythonBooleans": ["test_template_parity.py::test_full_conversation_matches_template[tools-args-booleans]",
-                       "test_template_parity.py::test_full_conversation_matches_template[tools-args-null]",
-                       "test_generated.py::test_generated_conversations_match_template"],
-    "AsciiEscapedArguments": ["test_generated.py::test_generated_conversations_match_template"],
-    "IntegersParsedAsFloats": ["test_generated.py::test_generated_completions_parse_back"],
-    "ThinkingDroppedFromLastTurn": ["test_template_parity.py::test_full_conversation_matches_template[reasoning-last-turn]"],
-    "RerenderingBridge": ["test_bridge.py::test_bridge_keeps_history_byte_for_byte"],
-    "CleanWhenTruncated": ["test_roundtrip.py::test_truncated_completion_is_not_clean"],
-    "Unpicklable": ["test_pickle.py::test_pickle_roundtrip_behaves_identically", "test_pickle.py::test_pickle_into_a_spawned_process"],
-    "SpecialTokensInUserText": ["test_injection.py::test_look_alike_text_never_becomes_a_special_token[inject-chatml-user-prompt]",
-                                "test_generated.py::test_generated_look_alikes_render_as_text"],
-    "TrainsOnPrompt": ["test_loss_weights.py::test_supervised_weights_select_the_sampled_tokens"],
-    "TrainsOnRoleHeaders": [
-        "test_loss_weights.py::test_supervised_weights_select_the_sampled_tokens[basic-system-single-turn-all_messages]"
-    ],
-    "FalseExtensionClaim": ["test_extension.py::test_claimed_extension_holds"],
-    "ShiftedMessageIndices": ["test_template_parity.py::test_message_attribution_matches_template[basic-single-turn]"],
+QWEN, GLM = "Qwen/Qwen3-8B", "zai-org/GLM-5.2"
+PARITY = "template_parity"
+GENERATED = "generated"
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """What a mutant must fail (test-id prefixes), and the only other areas allowed to fail with it.
+
+    ``also`` names areas that check the same guarantee on other material (the generated area
+    re-checks parity and parsing on random conversations); any other failing area means the
+    mutant breaks more than the check it is meant to prove."""
+
+    catches: tuple[str, ...]
+    also: tuple[str, ...] = ()
+    model: str = QWEN
+    options: tuple[str, ...] = ()
+
+
+_WEIGHTS = "test_loss_weights.py::test_supervised_weights_select_the_sampled_tokens"
+MUTANTS: dict[str, Mutant] = {
+    "DroppedSeamNewline": Mutant(("test_template_parity.py::test_full_conversation_matches_template",), also=(GENERATED,)),
+    "SystemPromptMissingFromGenerationPrompt": Mutant(("test_template_parity.py::test_generation_prompt_matches_template",),
+                                                      also=(GENERATED,)),
+    "WrongStopId": Mutant(("test_stop_sequences.py::test_stop_ids_include_the_turn_closing_id",)),
+    "PlainTextStopId": Mutant(("test_stop_sequences.py::test_stop_ids_are_special_tokens",)),
+    "StopsOnThinkClose": Mutant(("test_stop_sequences.py::test_stop_ids_never_cut_an_assistant_turn",)),
+    "PythonBooleans": Mutant(("test_template_parity.py::test_full_conversation_matches_template[tools-args-booleans]",
+                              "test_template_parity.py::test_full_conversation_matches_template[tools-args-null]"), also=(GENERATED,)),
+    "AsciiEscapedArguments": Mutant(("test_template_parity.py::test_full_conversation_matches_template[tools-args-unicode]",),
+                                    also=(GENERATED,)),
+    # Typed-number bugs in the final message need more generated examples than the default 25
+    # before one ends on a tool call with an integer argument.
+    "IntegersParsedAsFloats": Mutant(("test_roundtrip.py::test_completion_parses_back_to_the_message[tools-args-numbers]",
+                                      "test_generated.py::test_generated_completions_parse_back"),
+                                     options=("--conformance-examples", "300")),
+    "ThinkingDroppedFromLastTurn": Mutant(("test_template_parity.py::test_full_conversation_matches_template[reasoning-last-turn]",),
+                                          also=(GENERATED,)),
+    "RerenderingBridge": Mutant(("test_bridge.py::test_bridge_keeps_history_byte_for_byte",)),
+    "BridgesAssistantMessages": Mutant(("test_bridge.py::test_bridge_refuses_new_assistant_messages",)),
+    "LeavesTruncatedTurnOpen": Mutant(("test_bridge.py::test_bridge_closes_a_truncated_completion",)),
+    "CleanWhenTruncated": Mutant(("test_roundtrip.py::test_truncated_completion_is_not_clean",)),
+    "RaisesOnGarbage": Mutant(("test_roundtrip.py::test_garbage_ids_do_not_raise",)),
+    "Unpicklable": Mutant(("test_pickle.py::test_pickle_roundtrip_behaves_identically",
+                           "test_pickle.py::test_pickle_into_a_spawned_process")),
+    "SpecialTokensInUserText": Mutant(("test_injection.py::test_look_alike_text_never_becomes_a_special_token[inject-chatml-user-prompt]",
+                                       "test_injection.py::test_generated_look_alikes_render_as_text")),
+    "TrainsOnPrompt": Mutant((_WEIGHTS,)),
+    "TrainsOnRoleHeaders": Mutant((f"{_WEIGHTS}[basic-system-single-turn-all_messages]",)),
+    "FalseExtensionClaim": Mutant(("test_extension.py::test_claimed_extension_holds",)),
+    "ShiftedMessageIndices": Mutant(("test_template_parity.py::test_message_attribution_matches_template[basic-single-turn]",)),
     # A crash on a case the template renders lossily is a failure, not an allowed refusal.
-    "CrashesOnLongReasoningHistories": [
+    "CrashesOnLongReasoningHistories": Mutant((
         "test_template_parity.py::test_full_conversation_matches_template[reasoning-earlier-turn-long-history]",
-        "test_loss_weights.py::test_supervised_weights_select_the_sampled_tokens[reasoning-earlier-turn-long-history-",
+        f"{_WEIGHTS}[reasoning-earlier-turn-long-history-",
         "test_generated.py::test_generated_conversations_match_template",
-    ],
+    ), also=("extension", "injection")),  # a crash fails every area whose calls reach it: it is a crash, wherever it happens
     # GLM-5 (no token of its own closes a turn; conformance/turn_end.py)
-    "UnclosedFinalTurn": [
-        "test_loss_weights.py::test_supervised_weights_select_the_sampled_tokens[basic-single-turn-last_assistant_message]",
-        "test_loss_weights.py::test_supervised_weights_select_the_sampled_tokens[tools-single-call-all_tokens]",
-    ],
-    "EndOfTextClosesFinalTurn": [
-        "test_loss_weights.py::test_supervised_weights_select_the_sampled_tokens[basic-single-turn-last_assistant_message]"
-    ],
-    "MarkersAreNotStops": ["test_stop_sequences.py::test_stop_ids_include_the_turn_closing_id",
-                           "test_roundtrip.py::test_completion_parses_back_to_the_message[basic-single-turn]"],
-    "DoubledMarkerBridge": ["test_bridge.py::test_bridge_keeps_history_byte_for_byte[basic-two-turns]"],
+    "UnclosedFinalTurn": Mutant((f"{_WEIGHTS}[basic-single-turn-last_assistant_message]", f"{_WEIGHTS}[tools-single-call-all_tokens]"),
+                                model=GLM),
+    "EndOfTextClosesFinalTurn": Mutant((f"{_WEIGHTS}[basic-single-turn-last_assistant_message]",), model=GLM),
+    "MarkersAreNotStops": Mutant(("test_stop_sequences.py::test_stop_ids_include_the_turn_closing_id",
+                                  "test_roundtrip.py::test_completion_parses_back_to_the_message[basic-single-turn]"),
+                                 also=(GENERATED,), model=GLM),
+    "DoubledMarkerBridge": Mutant(("test_bridge.py::test_bridge_keeps_history_byte_for_byte[basic-two-turns]",), model=GLM),
 }
 
 
-# Options a mutant's run needs: typed-number bugs in the final message need more generated
-# examples than the default 25 before one ends on a tool call with an integer argument.
-MUTANT_OPTIONS = {"IntegersParsedAsFloats": ["--conformance-examples", "300"]}
-# Mutants of another family than Qwen3's, certified on that family's model.
-_GLM_MUTANTS = ("UnclosedFinalTurn", "EndOfTextClosesFinalTurn", "MarkersAreNotStops", "DoubledMarkerBridge")
-MUTANT_MODEL = {m: "zai-org/GLM-5.2" for m in _GLM_MUTANTS}
+def _area(prefix: str) -> str:
+    from conformance.suite.areas import area_of
+
+    return area_of(prefix)
 
 
-def _certify(tmp_path, capsys, monkeypatch, spec: str, *extra: str, model: str = "Qwen/Qwen3-8B"):
+def _certify(tmp_path, capsys, monkeypatch, spec: str, *extra: str, model: str = QWEN):
     return certify(tmp_path, capsys, monkeypatch, "--renderer", spec, "--model", model, *extra)
 
 
-@pytest.mark.parametrize("mutant", sorted(MUTANTS))
-def test_mutant_is_caught_by_its_area(tmp_path, capsys, monkeypatch, mutant):
-    extra = list(MUTANT_OPTIONS.get(mutant, []))
-    if not any("test_generated.py" in p for p in MUTANTS[mutant]):
-        # A failing generated test shrinks for seconds; where it is not the area under test,
-        # leave it out (the verdict is NOT CERTIFIED either way).
-        extra += ["-k", "not test_generated"]
-    else:
-        extra += ["--conformance-shrink-seconds", "2"]
-    run = _certify(tmp_path, capsys, monkeypatch, f"tests.mutants:{mutant}", *extra, model=MUTANT_MODEL.get(mutant, "Qwen/Qwen3-8B"))
+@pytest.mark.parametrize("name", sorted(MUTANTS))
+def test_mutant_is_caught_by_its_check_and_only_there(tmp_path, capsys, monkeypatch, name):
+    mutant = MUTANTS[name]
+    # A failing generated test shrinks; 2 s each is enough to show where it fails.
+    run = _certify(tmp_path, capsys, monkeypatch, f"tests.mutants:{name}", "--conformance-shrink-seconds", "2", *mutant.options,
+                   model=mutant.model)
     assert run.report is not None, run.output[-3000:]
     failed = run.failing()
-    for prefix in MUTANTS[mutant]:
-        assert any(f.startswith(prefix) for f in failed), f"{mutant} not caught by {prefix}; failed: {failed[:20]}"
+    for prefix in mutant.catches:
+        assert any(f.startswith(prefix) for f in failed), f"{name} not caught by {prefix}; failed: {failed[:20]}"
+    allowed = {_area(p) for p in mutant.catches} | set(mutant.also)
+    elsewhere = sorted({t["area"] for t in run.report["tests"] if t["outcome"] in ("failed", "error", "xpassed")} - allowed)
+    assert not elsewhere, f"{name} also fails {elsewhere}: it breaks more than the check it proves ({[f for f in failed][:10]})"
     assert run.report["verdict"] == "NOT CERTIFIED"
     assert "verdict: NOT CERTIFIED" in run.output
+
+
+def test_every_check_of_the_suite_has_a_mutant():
+    """Each test function of conformance/suite is named by some mutant's ``catches``."""
+    import ast
+    from pathlib import Path
+
+    import conformance.suite as suite
+
+    checks = set()
+    for path in Path(suite.__file__).parent.glob("test_*.py"):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+                checks.add(f"{path.name}::{node.name}")
+    covered = {c for c in checks for m in MUTANTS.values() for p in m.catches if p.startswith(c)}
+    # A witness for an unclaimed extension property only warns (a false "no" costs nothing).
+    exempt = {"test_extension.py::test_unclaimed_extension_has_a_witness"}
+    assert checks - covered - exempt == set(), "checks without a mutant that proves they can fail"
 
 
 def test_reference_renderer_is_certified_and_report_has_metadata(tmp_path, capsys, monkeypatch):

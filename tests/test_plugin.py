@@ -73,7 +73,8 @@ def test_xfails_are_strict_and_unused_entries_warned(pytester):
     data = json.loads(report.read_text())
     by_id = {t["nodeid"]: t["outcome"] for t in data["tests"]}
     assert by_id["test_stop_sequences.py::test_stop_ids_include_the_turn_closing_id"] == "xfailed"
-    assert by_id["test_stop_sequences.py::test_stop_ids_are_special_tokens"] in ("failed", "xpassed")
+    assert by_id["test_stop_sequences.py::test_stop_ids_are_special_tokens"] == "xpassed"
+    assert "stop_sequences: 1 failing" in data["problems"]
     assert "matches no test" in result.stdout.str()
     assert data["verdict"] == "NOT CERTIFIED"
 
@@ -193,3 +194,27 @@ def test_every_common_way_of_naming_a_renderer_resolves(tmp_path, monkeypatch):
     assert "RuntimeError: no GPU found" in message and f"raised at {tmp_path / 'wrappers.py'}:" in message and "in __init__" in message
     with pytest.raises(SetupError, match="PYTHONPATH=."):
         load_renderer("not_importable_here:X", entry, None)
+
+
+def test_areas_are_the_suite_modules():
+    """The one list of areas (name, capability, abbreviation) names exactly the suite's modules."""
+    from conformance.protocol import Capabilities
+    from conformance.suite import areas
+
+    modules = {p.stem[len("test_"):] for p in Path(areas.__file__).parent.glob("test_*.py")}
+    assert set(areas.AREA_NAMES) == modules
+    assert len({a.abbreviation for a in areas.AREAS}) == len(areas.AREAS)
+    assert all(a.capability is None or hasattr(Capabilities(), a.capability) for a in areas.AREAS)
+
+
+def test_a_failure_in_any_module_is_not_certified(tmp_path, capsys, monkeypatch):
+    """The verdict is computed from every test record: a failing test outside the suite's areas
+    (here an extra test file given on the command line) makes the run NOT CERTIFIED."""
+    from inprocess import certify
+
+    extra = tmp_path / "test_house_rules.py"
+    extra.write_text("def test_our_own_rule():\n    assert False, 'house rule broken'\n")
+    run = certify(tmp_path, capsys, monkeypatch, "--renderer", "reference_renderers:Qwen3Renderer", "--model", "Qwen/Qwen3-8B",
+                  "-k", "stop_sequences or our_own_rule", str(extra))
+    assert run.report["verdict"] == "NOT CERTIFIED" and "house_rules: 1 failing" in run.report["problems"]
+    assert run.ret == 1 and "verdict: NOT CERTIFIED" in run.output

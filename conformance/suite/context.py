@@ -55,6 +55,11 @@ class Context:
         return self._goldens[case.id]
 
     @functools.cached_property
+    def oracle_stop_ids(self) -> list[int]:
+        """The template's end-of-turn ids (what the goldens' completions end with)."""
+        return [int(self.tokenizer.convert_tokens_to_ids(t)) for t in self.entry.end_of_turn]
+
+    @functools.cached_property
     def added_token_ids(self) -> frozenset[int]:
         return frozenset(int(i) for i in self.tokenizer.added_tokens_decoder)
 

@@ -128,8 +128,13 @@ def record_divergence(tok: Any, expected: Sequence[int], got: Sequence[int], *, 
     except Exception:  # noqa: BLE001 - ids outside the vocabulary: certainly not the same text
         same_text = False
     if same_text:
-        tail_e, tail_g = set(expected[k:]), set(got[k:])
-        record["kind"] = "injection" if (tail_g - tail_e) & special else "encoder"
+        from collections import Counter
+
+        # "encoder" only where both sides hold the same special ids: a side with a special id the
+        # other lacks is a question of structure, never of BPE.
+        sp_e = Counter(i for i in expected[k:] if i in special)
+        sp_g = Counter(i for i in got[k:] if i in special)
+        record["kind"] = "injection" if sp_g - sp_e else ("structure_as_text" if sp_e - sp_g else "encoder")
     extra = [g for g in got[k:k + WINDOW_AFTER] if g not in set(expected[k:k + 4 * WINDOW_AFTER])]
     odd = unformable_ids(tok, extra)
     if odd:

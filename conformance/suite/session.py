@@ -205,6 +205,8 @@ class SuitePlugin:
                 outcome = "refused"
         elif report.failed:
             reason = (report.longreprtext or "")[-2000:]
+            if reason.startswith("[XPASS(strict)]"):
+                outcome = "xpassed"  # an xfails entry that passes: strict, so it fails the run
         nodeid = props.get(ID_PROPERTY) or short_id(report.nodeid)
         record = {"nodeid": nodeid, "area": area_of(report.nodeid), "case": props.get(CASE_PROPERTY, ""), "outcome": outcome,
                   "reason": reason,

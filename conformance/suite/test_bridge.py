@@ -16,7 +16,7 @@ def _boundaries(ctx, renderer, case):
     if ctx.golden(case)["full"].get("error"):
         pytest.skip(f"template fact: {ctx.golden(case)['full']['error']}")
     msgs = case.messages_list()
-    pairs = call_or_refusal(ctx.golden(case), lambda: list(turn_pairs(renderer, case, ctx.entry.turn_end)))
+    pairs = call_or_refusal(ctx.golden(case), lambda: list(turn_pairs(renderer, case, ctx.oracle_stop_ids, ctx.entry.turn_end)))
     out = [(k, k2, p, c, n, msgs[k + 1 : k2]) for k, k2, p, c, n in pairs if c is not None]
     if not out:
         pytest.skip("template fact: no assistant turn with a derivable completion is followed by another")

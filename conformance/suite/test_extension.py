@@ -11,15 +11,17 @@ from conformance.suite.support import REFUSAL_ERRORS, call_or_refusal, lossy_rea
 from conformance.turn_end import closing_position, with_probe
 
 
-def turn_pairs(renderer, case, turn_end="token"):
+def turn_pairs(renderer, case, stop_ids, turn_end="token"):
     """Yield (k, k2, prompt_k, completion_k, prompt_k2) over consecutive assistant turns.
 
     ``completion_k`` is what the model samples for message ``k``: its render after the prompt
-    through the first stop id, or, where the next message's marker closes a turn (registry
-    ``turn_end = "next_message"``), its render followed by the marker the renderer writes for
-    message ``k + 1`` (:func:`conformance.turn_end.closing_position`). None when not derivable."""
+    through the first of the template's end-of-turn ids ``stop_ids`` (the goldens'; not the
+    renderer's claim, which the stop-sequence area judges), or, where the next message's marker
+    closes a turn (registry ``turn_end = "next_message"``), its render followed by the marker the
+    renderer writes for message ``k + 1`` (:func:`conformance.turn_end.closing_position`). None
+    when not derivable."""
     msgs, tools = case.messages_list(), case.tools_list()
-    stops = set(renderer.stop_token_ids())
+    stops = set(stop_ids)
     idx = [i for i, m in enumerate(msgs) if m["role"] == "assistant"]
     for k, k2 in zip(idx, idx[1:]):
         prompt = renderer.build_generation_prompt(msgs[:k], tools=tools)
@@ -37,8 +39,8 @@ def turn_pairs(renderer, case, turn_end="token"):
         yield k, k2, prompt, completion, renderer.build_generation_prompt(msgs[:k2], tools=tools)
 
 
-def _breaks(renderer, case, turn_end):
-    for k, k2, prompt, completion, nxt in turn_pairs(renderer, case, turn_end):
+def _breaks(renderer, case, stop_ids, turn_end):
+    for k, k2, prompt, completion, nxt in turn_pairs(renderer, case, stop_ids, turn_end):
         seq = prompt + (completion or [])
         if completion is None or nxt[: len(seq)] != seq:
             return k, k2, seq, nxt
@@ -50,7 +52,7 @@ def test_claimed_extension_holds(conformance_ctx, renderer, multi_turn_case):
         pytest.skip("capability not claimed: extension (see test_unclaimed_extension_has_a_witness)")
     require_case_capabilities(conformance_ctx, multi_turn_case)
     g = conformance_ctx.golden(multi_turn_case)
-    b = call_or_refusal(g, lambda: _breaks(renderer, multi_turn_case, conformance_ctx.entry.turn_end))
+    b = call_or_refusal(g, lambda: _breaks(renderer, multi_turn_case, conformance_ctx.oracle_stop_ids, conformance_ctx.entry.turn_end))
     if b:
         from conformance.suite.support import token_diff
 
@@ -74,7 +76,7 @@ def test_unclaimed_extension_has_a_witness(conformance_ctx, renderer):
                 any(m.get("reasoning_content") for m in case.messages) and not renderer.capabilities.thinking):
             continue
         try:
-            b = _breaks(renderer, case, conformance_ctx.entry.turn_end)
+            b = _breaks(renderer, case, conformance_ctx.oracle_stop_ids, conformance_ctx.entry.turn_end)
         except REFUSAL_ERRORS:
             if lossy_reason(conformance_ctx.golden(case)):
                 continue  # a refusal of a case the template renders lossily: no evidence either way

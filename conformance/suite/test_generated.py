@@ -59,10 +59,10 @@ def shape(conformance_ctx: Any) -> Shape:
     return _shape(conformance_ctx, look_alikes=False)
 
 
-@pytest.fixture(scope="module")
-def hostile_shape(conformance_ctx: Any) -> Shape:
-    """User and tool text that sometimes spells a special token (``<|im_end|>``, ``[INST]`` ...)."""
-    return _shape(conformance_ctx, look_alikes=True)
+def hostile_shape_of(ctx: Any) -> Shape:
+    """User and tool text that sometimes spells a special token (``<|im_end|>``, ``[INST]`` ...):
+    the injection area's generated conversations."""
+    return _shape(ctx, look_alikes=True)
 
 
 def _golden(ctx: Any, case: Case) -> dict[str, Any]:
@@ -74,7 +74,7 @@ def _golden(ctx: Any, case: Case) -> dict[str, Any]:
     return g
 
 
-def _repro(ctx: Any, case: Case, call: str) -> str:
+def render_repro(ctx: Any, case: Case, call: str) -> str:
     tools = "TOOLS  # from conformance.strategies import TOOLS" if case.tools is not None else "None"
     return (
         f"generated conversation on {ctx.entry.model_id} [{ctx.variant.name}]\n"
@@ -104,12 +104,12 @@ def _check_parity(ctx: Any, example: dict[str, Any]) -> None:
         ("generation prompt", g["prompt"], lambda: r.build_generation_prompt(msgs[:-1], tools=tools),
          "renderer.build_generation_prompt(messages[:-1], tools=tools)"),
         ("full conversation", g["full"], lambda: r.render(msgs, tools=tools).ids, "renderer.render(messages, tools=tools).ids"),
-    ]
+    ][: 2 if r.capabilities.full_render else 1]
     for what, side, fn, call in checks:
         expected, got = ids_of(side["tokens"]), list(_call(ctx, g, fn))
         if got != expected:
             diff = token_diff(ctx.tokenizer, expected, got, what=what)
-            raise AssertionError(f"{what} differs from the template\n{_repro(ctx, case, call)}{diff}")
+            raise AssertionError(f"{what} differs from the template\n{render_repro(ctx, case, call)}{diff}")
 
 
 def _check_roundtrip(ctx: Any, example: dict[str, Any]) -> None:
@@ -122,24 +122,13 @@ def _check_roundtrip(ctx: Any, example: dict[str, Any]) -> None:
     problems = parse_problems(ctx.renderer.parse_response(ids), c["expected"])
     if problems:
         slice_ = ", ".join(f"{i} {p!r}" for i, p in c["tokens"])
-        raise AssertionError("\n".join(problems) + f"\n{_repro(ctx, case, 'renderer.parse_response(completion_ids)')}"
+        raise AssertionError("\n".join(problems) + f"\n{render_repro(ctx, case, 'renderer.parse_response(completion_ids)')}"
                              f"    completion_ids (from the template's full render): {slice_}")
 
 
 def test_generated_conversations_match_template(conformance_ctx, shape):
     @settings(_profile())
     @given(conversations(shape))
-    def run(example: dict[str, Any]) -> None:
-        _check_parity(conformance_ctx, example)
-
-    run()
-
-
-def test_generated_look_alikes_render_as_text(conformance_ctx, hostile_shape):
-    # Parity on the safe ids: a renderer that turns typed special-token text into the special id
-    # (a forged role boundary) differs from them right there.
-    @settings(_profile())
-    @given(conversations(hostile_shape))
     def run(example: dict[str, Any]) -> None:
         _check_parity(conformance_ctx, example)
 

@@ -10,9 +10,11 @@ import pytest
 
 from conformance.protocol import TRAIN_ON
 from conformance.suite.support import (
+    JUDGED_BY,
     assert_ids_equal,
     call_or_refusal,
     ids_of,
+    judged_by_injection,
     repro,
     require,
     require_case_capabilities,
@@ -31,8 +33,11 @@ def test_supervised_weights_select_the_sampled_tokens(conformance_ctx, renderer,
     if w.get("error"):
         skip_template_fact(f"{train_on} weights are not derivable", w["error"])
     ex = call_or_refusal(g, lambda: renderer.build_supervised_example(case.messages_list(), tools=case.tools_list(), train_on=train_on))
-    expected_ids = ids_of(g["full"]["tokens"]) + ids_of(g.get("supervised_tail", {}).get("tokens", []))
+    tail = ids_of(g.get("supervised_tail", {}).get("tokens", []))
+    expected_ids = ids_of(g["full"]["tokens"]) + tail
     call = f"renderer.build_supervised_example(messages, tools=tools, train_on={train_on!r})"
+    if list(ex.ids) != expected_ids:
+        _judged_elsewhere(conformance_ctx, renderer, case, g, list(ex.ids), tail)
     assert_ids_equal(conformance_ctx, case, expected_ids, ex.ids, "supervised example ids", call)
     assert len(ex.weights) == len(ex.ids), f"{len(ex.weights)} weights for {len(ex.ids)} ids"
     expected = set()
@@ -49,3 +54,18 @@ def test_supervised_weights_select_the_sampled_tokens(conformance_ctx, renderer,
             f"trained but should not be: [{show(extra)}]\nnot trained but should be: [{show(missing)}]",
             pytrace=False,
         )
+
+
+def _judged_elsewhere(ctx, renderer, case, golden, ids, tail):
+    """One root cause, one area: a supervised example whose ids are the renderer's own full render
+    is wrong exactly where that render is, which template_parity judges (or, where that render is
+    the template's literal ids, injection). Only a difference of the example itself counts here."""
+    literal = golden["full"].get("literal_ids")
+    judged_by_injection(None if literal is None else literal + tail, ids)
+    if renderer.capabilities.full_render:
+        try:
+            own = list(renderer.render(case.messages_list(), tools=case.tools_list()).ids) + tail
+        except Exception:  # noqa: BLE001 - the render's own failure is judged by template_parity
+            return
+        if own == ids:
+            pytest.skip(f"{JUDGED_BY} template_parity: the example's ids are the renderer's full render, which differs from the template's")

@@ -8,6 +8,7 @@ from conformance.suite.support import (
     ids_of,
     prompt_messages,
     repro,
+    require,
     require_case_capabilities,
     skip_template_fact,
 )
@@ -26,18 +27,19 @@ def test_generation_prompt_matches_template(conformance_ctx, renderer, case):
         got,
         "generation prompt",
         "renderer.build_generation_prompt(messages[:-1] if messages[-1]['role'] == 'assistant' else messages, tools=tools)",
+        literal=g["prompt"].get("literal_ids"),
     )
 
 
 def test_full_conversation_matches_template(conformance_ctx, renderer, case):
+    require(conformance_ctx, "full_render", "render() returns the ids of a supervised example, not a render of its own")
     require_case_capabilities(conformance_ctx, case)
     g = conformance_ctx.golden(case)
     if g["full"].get("error"):
         skip_template_fact("no full render", g["full"]["error"])
     got = call_or_refusal(g, lambda: renderer.render(case.messages_list(), tools=case.tools_list()).ids)
-    assert_ids_equal(
-        conformance_ctx, case, ids_of(g["full"]["tokens"]), got, "full conversation", "renderer.render(messages, tools=tools).ids"
-    )
+    assert_ids_equal(conformance_ctx, case, ids_of(g["full"]["tokens"]), got, "full conversation",
+                     "renderer.render(messages, tools=tools).ids", literal=g["full"].get("literal_ids"))
 
 
 def test_message_attribution_matches_template(conformance_ctx, renderer, case):
@@ -45,6 +47,7 @@ def test_message_attribution_matches_template(conformance_ctx, renderer, case):
     appeared in the template's render when message ``i`` was added (goldens' ``attribution``).
     Tokens it attributes to no message (-1) are not judged; a marker that closes an assistant turn
     as the next message's first token (GLM-5) may belong to either message."""
+    require(conformance_ctx, "full_render", "render() returns the ids of a supervised example, not a render of its own")
     require_case_capabilities(conformance_ctx, case)
     g = conformance_ctx.golden(case)
     if g["full"].get("error"):
