@@ -49,17 +49,18 @@ def certify(session: nox.Session) -> None:
     session.run("pytest", "tests/test_reference_certified.py", "--template-renderer-runs", "-n", "2", *session.posargs)
 
 
-@nox.session
-def peers(session: nox.Session) -> None:
-    """The adapters against tinker-cookbook, in its own environment: it pins an older
-    transformers/tokenizers than the oracle's, and needs torch (pinned: a CPU wheel)."""
-    session.install("-e", ".[dev]", "tinker-cookbook", "torch==2.13.0")
-    session.run("pytest", "tests/test_adapters.py", "-p", "no:cacheprovider", *session.posargs)
-
-
 #: peers that pin other library versions than the oracle's, each in its own environment
 #: (torch pinned: the CPU wheel on this machine; an unpinned torch pulls a multi-GB CUDA build)
 PEER_ENVS = {"tinker": ["tinker-cookbook", "torch==2.13.0"], "tml": ["tml-renderers", "torch==2.13.0"]}
+
+
+@nox.session
+@nox.parametrize("peer", list(PEER_ENVS))
+def peers(session: nox.Session, peer: str) -> None:
+    """The adapters against tinker-cookbook and tml-renderers, each in its own environment
+    (tinker pins an older transformers/tokenizers than the oracle's; both need torch)."""
+    session.install("-e", ".[dev]", *PEER_ENVS[peer])
+    session.run("pytest", "tests/test_adapters.py", "-p", "no:cacheprovider", *session.posargs)
 
 
 @nox.session

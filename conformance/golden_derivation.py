@@ -15,6 +15,7 @@ from conformance.messages import normalize_tool_calls
 from conformance.oracle import Encoded, Oracle, TemplateRenderError
 from conformance.registry import Variant
 from conformance.turn_end import closing_position, continuation, final_closing_id, with_probe
+from conformance.turn_spans import TurnSpans
 
 __all__ = ["GOLDEN_SCHEMA_VERSION", "derive_golden", "TRAIN_ON_CHOICES"]
 
@@ -75,11 +76,12 @@ def _dropped(oracle: Oracle, variant: Variant, case: Case) -> list[dict[str, Any
                 if not _appears(value.strip(), base) or not survives(lambda p, i=i, f=f: p[i].__setitem__(f, p[i][f] + _PROBE)):
                     out.append({"message": i, "field": f})
         for j, call in enumerate(m.get("tool_calls") or []):
-            if not (
-                (survives(lambda p, i=i, j=j: _probe_call_name(p[i]["tool_calls"][j])) or _name_in_id(oracle, call))
-                and survives(lambda p, i=i, j=j: _probe_call_arguments(p[i]["tool_calls"][j]))
-            ):
+            named = survives(lambda p, i=i, j=j: _probe_call_name(p[i]["tool_calls"][j])) or _name_in_id(oracle, call)
+            if not survives(lambda p, i=i, j=j: _probe_call_arguments(p[i]["tool_calls"][j])):
                 out.append({"message": i, "field": f"tool_calls[{j}]"})
+            elif not named:
+                # Still a call (Kimi writes only its id): the template drops its name alone.
+                out.append({"message": i, "field": f"tool_calls[{j}].name"})
     return out
 
 
@@ -163,7 +165,9 @@ def _expected_message(oracle: Oracle, case: Case, index: int, dropped: list[dict
     exp: dict[str, Any] = {
         "content": "" if "content" in gone else (m.get("content") or ""),
         "reasoning_content": "" if "reasoning_content" in gone else (m.get("reasoning_content") or ""),
-        "tool_calls": [c for j, c in enumerate(normalize_tool_calls(m.get("tool_calls"))) if f"tool_calls[{j}]" not in gone],
+        # A call whose name the template drops is still a call: any name is accepted (null).
+        "tool_calls": [{**c, "name": None} if f"tool_calls[{j}].name" in gone else c
+                       for j, c in enumerate(normalize_tool_calls(m.get("tool_calls"))) if f"tool_calls[{j}]" not in gone],
     }
     if oracle.entry.tool_call_content_channel == "reasoning" and m.get("tool_calls") and exp["content"]:
         # This template renders the text of a tool-calling message as reasoning (gpt-oss: the
@@ -262,7 +266,8 @@ def _derive(oracle: Oracle, variant: Variant, case: Case, minimal: bool) -> dict
                     f"the final assistant message spells template tokens {spelled}: its parse is ambiguous"
                 )
     if not minimal:
-        rec["weights"] = _weights(oracle, case, variant, full.ids, rec["completion"], rec["full"]["attribution"], tail)
+        rec["weights"], rec["sampled_examples"] = _weights(oracle, case, variant, full.ids, rec["completion"],
+                                                           rec["full"]["attribution"], tail)
     return rec
 
 
@@ -285,54 +290,49 @@ def _weights(
     completion: dict[str, Any],
     attribution: dict[str, Any],
     tail: list[int] | str,
-) -> dict[str, Any]:
-    """Spans of the supervised example a trainer trains on (weight 1); all other tokens weigh 0.
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Spans of the supervised example a trainer trains on (weight 1; all other tokens weigh 0),
+    and the per-turn examples the model sampled.
 
     The supervised example is ``full``, followed by ``supervised_tail`` where the template closes
-    a turn only with the next message's marker (:mod:`conformance.turn_end`). A span runs from the
-    end of that assistant message's generation prompt through its end-of-turn token: the tokens
-    the model itself samples. Template text after the stop token (Qwen's trailing newline) is in
-    the example with weight 0.
+    a turn only with the next message's marker (:mod:`conformance.turn_end`). Each assistant
+    message's span is given by :class:`conformance.turn_spans.TurnSpans`: the tokens the model
+    sampled for it where its turn is in history as sampled, else its own tokens (what changes with
+    its content) through its end-of-turn token. Template text after the final end-of-turn token
+    (Qwen's trailing newline) is in the example with weight 0.
 
-    * ``last_assistant_message``: the final message's span (the completion slice);
+    * ``last_assistant_message``: the final message's span;
     * ``last_assistant_turn``: every assistant message after the last user message (a tool loop:
       its calls and final answer; the tool results between them weigh 0);
     * ``all_assistant_messages``: every assistant message;
     * ``all_messages``: every assistant message's span as above, and the body of every other
       message (its content through its end-of-turn token, not its role header; found by a probe
       render, see :mod:`conformance.message_spans`), in token order;
-    * ``all_tokens``: the whole render.
+    * ``all_tokens``: the whole example.
     """
-    out: dict[str, Any] = {}
     if isinstance(tail, str):
         why = f"the final turn's closing id cannot be derived: {tail}"
-        return {c: {"error": why} for c in TRAIN_ON_CHOICES}
-    if completion.get("error"):
-        out["last_assistant_message"] = {"error": completion["error"]}
-    else:
-        start = completion["start"]
-        out["last_assistant_message"] = {"error": None, "spans": [[start, start + len(completion["tokens"])]]}
+        return {c: {"error": why} for c in TRAIN_ON_CHOICES}, []
+    turns = TurnSpans(oracle, variant, case, full_ids, tail)
     msgs = case.messages_list()
-    tools = case.tools_list()
     last_user = max((k for k, m in enumerate(msgs) if m["role"] == "user"), default=-1)
     spans: dict[int, list[int] | str] = {}
+    examples = []
     for k, m in enumerate(msgs):
         if m["role"] != "assistant":
             continue
-        try:
-            gen = oracle.encode(msgs[:k], tools, variant, add_generation_prompt=True)
-        except TemplateRenderError as e:
-            spans[k] = f"generation prompt before message {k}: {e}"
-            continue
-        span = (_span_closed_by_next(oracle, variant, case, k, gen.ids, full_ids, tail) if tail
-                else _span_after(gen.ids, full_ids, oracle.stop_ids))
-        spans[k] = list(span) if isinstance(span, tuple) else f"assistant message {k}: {span}"
-    for choice, ks in (("all_assistant_messages", list(spans)), ("last_assistant_turn", [k for k in spans if k > last_user])):
+        span = turns.span(k)
+        spans[k] = list(span) if isinstance(span, tuple) else span
+        examples.append(turns.sampled_example(k))
+    out: dict[str, Any] = {}
+    last = max(spans) if spans else None
+    for choice, ks in (("last_assistant_message", [] if last is None else [last]), ("all_assistant_messages", list(spans)),
+                       ("last_assistant_turn", [k for k in spans if k > last_user])):
         errors = [spans[k] for k in ks if isinstance(spans[k], str)]
         out[choice] = {"error": errors[0]} if errors else {"error": None, "spans": [spans[k] for k in ks]}
     out["all_messages"] = _all_messages(oracle, case, variant, full_ids, spans, attribution)
     out["all_tokens"] = {"error": None, "spans": [[0, len(full_ids) + len(tail)]]}
-    return {c: out[c] for c in TRAIN_ON_CHOICES}
+    return {c: out[c] for c in TRAIN_ON_CHOICES}, examples
 
 
 def _all_messages(

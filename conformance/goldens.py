@@ -78,6 +78,7 @@ def _registry_pins(entry: ModelEntry) -> dict[str, Any]:
         "tool_declaration": entry.tool_declaration,
         "tool_call_name": entry.tool_call_name,
         "turn_end": entry.turn_end,
+        "history_end_of_turn": list(entry.history_end_of_turn),
         "variants": {v.name: {"description": v.description, "template_kwargs": v.template_kwargs} for v in entry.variants.values()},
     }
 

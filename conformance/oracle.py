@@ -37,7 +37,12 @@ __all__ = ["GENERATOR_VERSION", "Oracle", "TemplateRenderError"]
 # 2: second_oracle (openai-harmony) records; 3: last_assistant_turn, all_tokens weights; 4: all_messages;
 # 5: turn_end "next_message" (completion closed by the next message's marker, supervised_tail), every
 #    registry convention pinned in the manifest
-GENERATOR_VERSION = "5"
+# 6: weights of turns the template renders differently in history than when sampled are their own
+#    tokens (turn_spans), a history turn ends at its own closing token (history_end_of_turn),
+#    sampled_examples per assistant turn, tool arguments as the case writes them where the template
+#    renders a JSON text (tool_arguments = "as_written"), a call whose name the template drops stays
+#    a call (dropped "tool_calls[j].name", expected name null)
+GENERATOR_VERSION = "6"
 _SENTINEL_OPEN, _SENTINEL_CLOSE = "\ue000", "\ue001"  # private use: never in real text
 _CONTENT_ROLES = ("system", "user", "tool")
 
@@ -93,8 +98,9 @@ class Oracle:
                     value = tool_arguments_value(fn["arguments"], where=f"message {i} tool_calls[{j}]")
                     if self.entry.tool_arguments == "object":
                         fn["arguments"] = value
-                    elif not isinstance(fn["arguments"], str):
+                    elif self.entry.tool_arguments == "string" and not isinstance(fn["arguments"], str):
                         fn["arguments"] = json.dumps(value, ensure_ascii=False)
+                    # "as_written": the template renders a JSON text verbatim and an object itself
                 if self.entry.tool_call_content == "none" and not m.get("content"):
                     m["content"] = None
             out.append(m)
@@ -227,6 +233,10 @@ class Oracle:
             note = "the template inspects content: with look-alikes kept as text it renders differently"
         safe = self._encode_structure_and_text(sent_text, table)
         return Encoded(self._restore(sent_text, table), safe, literal, found, note)
+
+    def encode_text(self, text: str) -> list[int]:
+        """Rendered text to ids: added tokens in it are structure (their ids), the rest is text."""
+        return self._encode_structure_and_text(text, [])
 
     def piece(self, i: int) -> str:
         try:

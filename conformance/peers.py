@@ -76,9 +76,11 @@ TINKER_NAMES = {
 TML_RENDERERS: dict[tuple[str, str], tuple[str, str]] = {
     ("qwen3", "thinking"): ("Qwen3", ""),
     ("qwen3", "no_thinking"): ("Qwen3", "disable_thinking"),
-    ("qwen3.5", "thinking"): ("Qwen35", ""),
-    ("qwen3.5", "no_thinking"): ("Qwen35", "disable_thinking"),
-    ("qwen3.5", "preserve_thinking"): ("Qwen35", "strip_thinking_from_history=False"),
+    ("Qwen/Qwen3.5-9B", "thinking"): ("Qwen35", ""),
+    ("Qwen/Qwen3.5-9B", "no_thinking"): ("Qwen35", "disable_thinking"),
+    # tml has no Qwen3.6 class: its Qwen35 is Qwen3.5's template (tool arguments through Jinja's
+    # string filter, no preserve_thinking), so Qwen3.6 is not served rather than judged on another
+    # template's rules.
     ("gpt-oss", "reasoning_low"): ("GptOss", "low"),
     ("gpt-oss", "reasoning_medium"): ("GptOss", "medium"),
     ("gpt-oss", "reasoning_high"): ("GptOss", "high"),
@@ -119,9 +121,9 @@ def serves(peer: str, entry: ModelEntry, variant: str) -> str | None:
                 return f"Prime {cls_name} has no option for variant {v.name!r} ({', '.join(unmapped)})"
         return None
     if peer == "tinker":
-        return None if _lookup(TINKER_NAMES, entry, v) else f"tinker-cookbook has no renderer for {entry.family}/{v.name}"
+        return None if _lookup(TINKER_NAMES, entry, v) else f"tinker-cookbook has no renderer for {entry.model_id} [{v.name}]"
     if peer == "tml":
-        return None if _lookup(TML_RENDERERS, entry, v) else f"tml-renderers has no renderer for {entry.family}/{v.name}"
+        return None if _lookup(TML_RENDERERS, entry, v) else f"tml-renderers has no renderer for {entry.model_id} [{v.name}]"
     return f"unknown peer {peer!r}"
 
 
@@ -196,7 +198,9 @@ def prime(tokenizer: Any, model_id: str | None = None, variant: str | None = Non
 
 
 def tinker(tokenizer: Any, model_id: str | None = None, variant: str | None = None) -> Any:
-    """tinker-cookbook's ``get_renderer(name, tokenizer)`` for this model and variant."""
+    """tinker-cookbook's ``get_renderer(name, tokenizer)`` for this model and variant. A renderer
+    that writes today's date (gpt-oss: ``current_date``, which it documents as the override for
+    deterministic prompts) gets the registry's pinned date, as the oracle does."""
     entry, v = _resolve(model_id, variant)
     name = _lookup(TINKER_NAMES, entry, v)
     if name is None:
@@ -204,7 +208,10 @@ def tinker(tokenizer: Any, model_id: str | None = None, variant: str | None = No
         raise PeerMismatchError(f"tinker-cookbook: no renderer for {entry.family}/{v.name} ({entry.model_id}); known: {known}")
     from tinker_cookbook.renderers import get_renderer  # the peer library
 
-    return get_renderer(name, tokenizer)
+    r = get_renderer(name, tokenizer)
+    if hasattr(r, "current_date"):
+        r.current_date = entry.pinned_date
+    return r
 
 
 def tml(tokenizer: Any, model_id: str | None = None, variant: str | None = None) -> Any:

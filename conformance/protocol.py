@@ -14,6 +14,8 @@ from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
     "TRAIN_ON",
+    "TRAIN_ON_TURNS",
+    "chosen_turns",
     "Termination",
     "ParsedResponse",
     "RenderedTokens",
@@ -26,6 +28,20 @@ Message = dict[str, Any]
 
 #: Train-on choices the suite knows how to derive from the oracle.
 TRAIN_ON = ("last_assistant_message", "last_assistant_turn", "all_assistant_messages", "all_messages", "all_tokens")
+#: The choices that select assistant turns: what ``build_supervised_examples`` (one example per
+#: sampled turn) serves.
+TRAIN_ON_TURNS = ("last_assistant_message", "last_assistant_turn", "all_assistant_messages")
+
+
+def chosen_turns(messages: Sequence[dict[str, Any]], train_on: str) -> list[int]:
+    """Indices of the assistant messages ``train_on`` (one of :data:`TRAIN_ON_TURNS`) trains."""
+    turns = [i for i, m in enumerate(messages) if m.get("role") == "assistant"]
+    if train_on == "last_assistant_message":
+        return turns[-1:]
+    if train_on == "last_assistant_turn":
+        last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+        return [i for i in turns if i > last_user]
+    return turns
 
 
 class Termination(str, enum.Enum):
@@ -69,6 +85,9 @@ class Capabilities:
     bridge: bool = False
     parse: bool = True
     train_on: tuple[str, ...] = TRAIN_ON
+    #: train-on choices ``build_supervised_examples`` (one example per sampled turn) serves; empty:
+    #: the renderer has no such method
+    supervised_examples: tuple[str, ...] = ()
 
 
 @runtime_checkable
@@ -84,18 +103,28 @@ class Renderer(Protocol):
     * ``build_generation_prompt(messages, tools=, prefill=)`` equals
       ``render(messages, add_generation_prompt=True)`` followed by ``prefill`` encoded as text.
     * ``build_supervised_example(messages, tools=, train_on=)`` returns the full render's ids and a
-      weight per id: 1 exactly on the ids the model samples for the chosen assistant messages
-      (from the end of their generation prompt through the end-of-turn token), 0 elsewhere
-      (*loss weights*). Where the template has no end-of-turn token of its own and the next
-      message's role marker closes a turn (GLM-5), that marker is the turn's end-of-turn token, and
-      a conversation ending with an assistant message is followed by the marker of the message
-      that would follow it (``<|observation|>`` after tool calls, else ``<|user|>``; see
-      :mod:`conformance.turn_end`). ``train_on`` is one of ``capabilities.train_on``: ``last_assistant_message``,
-      ``last_assistant_turn`` (every assistant message after the last user message; tool results
-      between them weigh 0), ``all_assistant_messages``, ``all_messages`` (every assistant message
-      as above plus the body of every other message: its content through its end-of-turn token,
-      never its role header; see :mod:`conformance.message_spans`), or ``all_tokens`` (weight 1
-      everywhere).
+      weight per id: 1 exactly on the chosen assistant messages' tokens, 0 elsewhere (*loss
+      weights*). A message's tokens are the ones the model sampled for it (from the end of its
+      generation prompt through its end-of-turn token) where its turn is in history as sampled;
+      where the template renders it differently in history (a think block written or dropped),
+      they are its own tokens in the render: from the first token that changes with its content,
+      reasoning or tool calls, through its end-of-turn token (template scaffolding such as an empty
+      ``<think>\n\n</think>\n\n`` weighs 0). It never refuses a conversation the template renders
+      (see :mod:`conformance.turn_spans`). Where the template has no end-of-turn token of its own
+      and the next message's role marker closes a turn (GLM-5), that marker is the turn's
+      end-of-turn token, and a conversation ending with an assistant message is followed by the
+      marker of the message that would follow it (``<|observation|>`` after tool calls, else
+      ``<|user|>``; see :mod:`conformance.turn_end`). ``train_on`` is one of
+      ``capabilities.train_on``: ``last_assistant_message``, ``last_assistant_turn`` (every assistant
+      message after the last user message; tool results between them weigh 0),
+      ``all_assistant_messages``, ``all_messages`` (every assistant message as above plus the body
+      of every other message: its content through its end-of-turn token, never its role header;
+      see :mod:`conformance.message_spans`), or ``all_tokens`` (weight 1 everywhere).
+    * ``build_supervised_examples(messages, tools=, train_on=)`` (capability
+      ``supervised_examples``: the :data:`TRAIN_ON_TURNS` choices it serves) returns one example
+      per chosen assistant turn: exactly its generation prompt (weight 0) and the completion the
+      model sampled (weight 1). This is how to train on templates without the extension property,
+      where a full render is not what the model sampled (*loss weights*).
     * ``parse_response(ids)`` turns sampled ids back into content, reasoning and tool calls (tool
       arguments as JSON values: ``true`` stays ``True``, ``1.0`` stays ``1.0``), and says how the
       sample ended: ``STOP_SEQUENCE`` only if it ends with a stop id; a completion cut before its
@@ -125,6 +154,9 @@ class Renderer(Protocol):
 
     def build_supervised_example(self, messages: Sequence[Message], *, tools: Sequence[dict[str, Any]] | None = None,
                                  train_on: str = "last_assistant_message") -> SupervisedExample: ...
+
+    def build_supervised_examples(self, messages: Sequence[Message], *, tools: Sequence[dict[str, Any]] | None = None,
+                                  train_on: str = "all_assistant_messages") -> list[SupervisedExample]: ...
 
     def parse_response(self, ids: Sequence[int]) -> ParsedResponse: ...
 

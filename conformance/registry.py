@@ -24,7 +24,7 @@ __all__ = ["Variant", "ModelEntry", "load_registry", "get_model", "known_model_i
 
 REGISTRY_SCHEMA_VERSION = 1
 _CONVENTIONS = {
-    "tool_arguments": ("object", "string"),
+    "tool_arguments": ("object", "string", "as_written"),
     "tool_call_content": ("keep", "none"),
     "tool_call_content_channel": ("content", "reasoning"),
     "second_oracle": ("", "openai-harmony"),
@@ -67,6 +67,9 @@ class ModelEntry:
     # What closes an assistant turn: "token" (the template's own end-of-turn token) or
     # "next_message" (GLM-5: the next message's role marker; see conformance.turn_end).
     turn_end: str = "token"
+    # Tokens that close an assistant turn in history where the template rewrites the sampled stop
+    # (gpt-oss: a sampled <|return|> is written <|end|> once another message follows).
+    history_end_of_turn: tuple[str, ...] = ()
 
     def variant(self, name: str) -> Variant:
         try:
@@ -110,6 +113,7 @@ def _parse_entry(model_id: str, raw: dict[str, Any], root: Path) -> ModelEntry:
             tool_declaration=raw.get("tool_declaration", "json"),
             tool_call_name=raw.get("tool_call_name", "field"),
             turn_end=raw.get("turn_end", "token"),
+            history_end_of_turn=tuple(raw.get("history_end_of_turn", ())),
         )
     except KeyError as e:
         raise FixtureError(f"{where}: missing key {e.args[0]!r}") from None

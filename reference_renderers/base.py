@@ -12,105 +12,19 @@ rebuilds from the vendored snapshot).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from conformance.errors import InvalidMessagesError
-from conformance.message_spans import message_bodies, runs_from_owners
 from conformance.messages import validate_messages
 from conformance.protocol import Capabilities, ParsedResponse, RenderedTokens, SupervisedExample
-from conformance.turn_end import closing_position, final_closing_id, with_probe
 from reference_renderers.encoding import PieceEncoder
 from reference_renderers.parsers import parse_with
+from reference_renderers.training import TRAIN_ON_TURNS, Training
 
-__all__ = ["PieceRenderer", "supervised_example"]
+__all__ = ["PieceRenderer"]
 
 # ("s", structure) | ("c", content) | ("m", "", message_index): see reference_renderers.encoding
 Pieces = list[tuple[Any, ...]]
-
-
-def supervised_example(
-    messages: Sequence[dict[str, Any]],
-    ids: list[int],
-    train_on: str,
-    choices: Sequence[str],
-    prompt_before: Callable[[int], list[int]],
-    stop_ids: Sequence[int],
-    message_runs: Callable[[], dict[int, tuple[int, int]] | str] | None = None,
-    render_full: Callable[[list[dict[str, Any]]], list[int]] | None = None,
-    turn_end: str = "token",
-) -> SupervisedExample:
-    """Weights over ``ids`` (the full render) for ``train_on`` (see ``conformance.protocol.TRAIN_ON``).
-
-    Each trained assistant message ``k`` contributes the tokens the model samples for it: from the
-    end of its generation prompt (``prompt_before(k)``, which must be a prefix of ``ids``) through
-    the first stop id after it. Everything else weighs 0, including template text after the last
-    stop id (Qwen's trailing newline), which stays in the example. ``all_messages`` adds the body
-    of every other message (``conformance.message_spans.body_span``), from ``message_runs()`` (each
-    message's token extent in ``ids``) and ``render_full`` (the render of edited messages).
-
-    ``turn_end="next_message"`` (GLM-5, :mod:`conformance.turn_end`): a turn ends with the next
-    message's marker instead, found with ``render_full``; a conversation that ends with an
-    assistant message gets the marker of the message that would follow it appended to ``ids``."""
-    if train_on not in choices:
-        raise ValueError(f"train_on must be one of {', '.join(choices)}, not {train_on!r}")
-    closed_by_next = turn_end == "next_message"
-    if closed_by_next and messages and messages[-1]["role"] == "assistant":
-        if render_full is None:
-            raise ValueError("turn_end='next_message' needs render_full")
-        closing = final_closing_id(messages, ids, render_full, stop_ids)
-        if isinstance(closing, str):
-            raise InvalidMessagesError(f"message {len(messages) - 1}: the end of the final turn cannot be found: {closing}")
-        ids = [*ids, closing]
-    if train_on == "all_tokens":
-        return SupervisedExample(ids, [1.0] * len(ids))
-    weights = [0.0] * len(ids)
-    targets = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
-    if train_on == "last_assistant_message":
-        targets = targets[-1:]
-    elif train_on == "last_assistant_turn":
-        last_user = max((i for i, m in enumerate(messages) if m["role"] == "user"), default=-1)
-        targets = [i for i in targets if i > last_user]
-    stops = set(stop_ids)
-    if train_on == "all_messages":
-        for start, end in _bodies(messages, ids, stop_ids, message_runs, render_full):
-            weights[start:end] = [1.0] * (end - start)
-    for k in targets:
-        prompt = prompt_before(k)
-        if ids[: len(prompt)] != prompt:
-            raise InvalidMessagesError(
-                f"message {k}: its turn renders differently in history than when sampled "
-                "(the template rewrites earlier turns); train such turns one at a time"
-            )
-        if closed_by_next:
-            j: int | str | None = len(ids) - 1 if k == len(messages) - 1 else None
-            if j is None:
-                assert render_full is not None
-                j = closing_position(prompt, ids, render_full(with_probe(messages, k + 1)), stop_ids)
-            if isinstance(j, str):
-                raise InvalidMessagesError(f"message {k}: no end-of-turn token closes it: {j}")
-        else:
-            j = next((j for j in range(len(prompt), len(ids)) if ids[j] in stops), None)
-            if j is None:
-                raise InvalidMessagesError(f"message {k}: no end-of-turn token after its generation prompt")
-        for t in range(len(prompt), j + 1):
-            weights[t] = 1.0
-    return SupervisedExample(ids, weights)
-
-
-def _bodies(
-    messages: Sequence[dict[str, Any]],
-    ids: list[int],
-    stop_ids: Sequence[int],
-    message_runs: Callable[[], dict[int, tuple[int, int]] | str] | None,
-    render_full: Callable[[list[dict[str, Any]]], list[int]] | None,
-) -> list[tuple[int, int]]:
-    if message_runs is None or render_full is None:
-        raise ValueError("all_messages needs message_runs and render_full")
-    bodies = message_bodies(messages, ids, message_runs(), render_full, stop_ids)
-    if isinstance(bodies, str):
-        raise InvalidMessagesError(f"all_messages cannot weigh these messages: {bodies}")
-    return bodies
 
 
 class PieceRenderer:
@@ -135,7 +49,7 @@ class PieceRenderer:
         self.tokenizer = tokenizer if tokenizer is not None else load_tokenizer(snap)
         self._enc = PieceEncoder(self.tokenizer, load_text_encoder(snap))
         self._stop_ids = [self._enc.id(t) for t in entry.end_of_turn]
-        self.capabilities = Capabilities(bridge=self.bridge)
+        self.capabilities = Capabilities(bridge=self.bridge, supervised_examples=TRAIN_ON_TURNS)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (type(self).__module__, type(self).__qualname__, self.model_id, self.variant))
@@ -156,19 +70,29 @@ class PieceRenderer:
     def build_supervised_example(
         self, messages: Sequence[dict[str, Any]], *, tools: Any = None, train_on: str = "last_assistant_message"
     ) -> SupervisedExample:
-        # The ids alone: message attribution (what render() adds) is needed only for all_messages.
-        ids = self._enc.encode(self._pieces(messages, tools, False))
-        return supervised_example(
-            messages,
-            ids,
-            train_on,
-            self.capabilities.train_on,
-            lambda k: self.build_generation_prompt(messages[:k], tools=tools),
-            self._stop_ids,
-            message_runs=lambda: runs_from_owners(self.render(messages, tools=tools).message_indices or []),
-            render_full=lambda edited: self._enc.encode(self._pieces(edited, tools, False)),
-            turn_end=self.entry.turn_end,
-        )
+        """The full render (GLM-5: followed by the marker that closes the final turn) with weight 1
+        on the trained tokens of ``train_on`` (see :mod:`reference_renderers.training`)."""
+        if train_on not in self.capabilities.train_on:
+            raise ValueError(f"train_on must be one of {', '.join(self.capabilities.train_on)}, not {train_on!r}")
+        validate_messages(messages)
+        return Training(self, messages, tools).example(train_on)
+
+    def build_supervised_examples(
+        self, messages: Sequence[dict[str, Any]], *, tools: Any = None, train_on: str = "all_assistant_messages"
+    ) -> list[SupervisedExample]:
+        """One example per chosen assistant turn: exactly its generation prompt and the completion
+        the model sampled (the way to train where the template renders turns differently in
+        history than when sampling them)."""
+        if train_on not in TRAIN_ON_TURNS:
+            raise ValueError(f"train_on must be one of {', '.join(TRAIN_ON_TURNS)}, not {train_on!r}")
+        validate_messages(messages)
+        return Training(self, messages, tools).sampled_examples(train_on)
+
+    def _closing_marker(self, messages: Sequence[dict[str, Any]]) -> int:
+        """The marker that closes the final assistant turn of ``messages`` where the next message's
+        marker closes turns (registry ``turn_end = "next_message"``); families that close turns
+        with a token of their own never need it."""
+        raise NotImplementedError(f"{type(self).__name__}: the {self.family} template closes turns with a token of its own")
 
     def parse_response(self, ids: Sequence[int]) -> ParsedResponse:
         return parse_with(self.family, self.tokenizer, ids, self.stop_token_ids())

@@ -169,6 +169,11 @@ class Glm5Renderer(PieceRenderer):
                 s(f"<arg_key>{key}</arg_key><arg_value>{v if isinstance(v, str) else _dumps(v)}</arg_value>")
             s("</tool_call>")
 
+    def _closing_marker(self, messages: Sequence[dict[str, Any]]) -> int:
+        """What the model samples to end the final turn: the marker of the message that follows it
+        in a rollout, ``<|observation|>`` after tool calls, else ``<|user|>``."""
+        return self._markers["tool" if messages[-1].get("tool_calls") else "user"]
+
     def bridge_to_next_turn(self, prev_prompt: Sequence[int], prev_completion: Sequence[int],
                             new_messages: Sequence[dict[str, Any]], *, tools: Any = None) -> list[int] | None:
         if not new_messages:

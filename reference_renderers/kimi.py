@@ -132,8 +132,9 @@ class KimiRenderer(PieceRenderer):
                 s("<|tool_call_begin|>")
                 s(str(call.get("id") or ""))
                 s("<|tool_call_argument_begin|>")
-                # The registry hands arguments to the template as objects: its tojson writes them.
-                s(json.dumps(args, ensure_ascii=False))
+                # As written (registry tool_arguments = "as_written"): a JSON text verbatim, an
+                # object through the template's tojson.
+                s(fn["arguments"] if isinstance(fn["arguments"], str) else json.dumps(args, ensure_ascii=False))
                 s("<|tool_call_end|>")
             s("<|tool_calls_section_end|>")
 

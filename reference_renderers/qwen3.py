@@ -8,8 +8,8 @@ Template rules reproduced here:
 * the *last query* is the last user message that is not a wrapped tool response; assistant turns
   after it keep ``<think>`` blocks (the last one always, even empty), turns before it lose them;
 * consecutive tool results share one ``<|im_start|>user`` block;
-* tool-call arguments are parsed and serialized with ``json.dumps(ensure_ascii=False)`` (the
-  template's ``tojson``), so ``1e-7`` renders as ``1e-07``.
+* tool-call arguments given as JSON text are written verbatim (``1e-7`` stays ``1e-7``); given as
+  an object they are serialized with ``json.dumps(ensure_ascii=False)`` (the template's ``tojson``).
 
 Extension property: **no** for both variants: reasoning of earlier turns is dropped once a new
 user query arrives, and the empty ``<think>`` block of the last turn disappears from history.
@@ -130,9 +130,7 @@ class Qwen3Renderer(PieceRenderer):
             if j > 0 or content:
                 s("\n")
             fn = call.get("function", call)
-            # The registry passes arguments to this template as objects (tool_arguments = "object"),
-            # so a JSON string is parsed and re-serialized the way the template's tojson does.
-            args_text = self._serialize_arguments(tool_arguments_value(fn["arguments"], where=f"message {i} tool_calls[{j}]"))
+            args_text = self._arguments_text(fn["arguments"], where=f"message {i} tool_calls[{j}]")
             s('<tool_call>\n{"name": "')
             s(fn["name"])
             s('", "arguments": ')
@@ -140,8 +138,15 @@ class Qwen3Renderer(PieceRenderer):
             s("}\n</tool_call>")
         s("<|im_end|>\n")
 
+    def _arguments_text(self, raw: Any, *, where: str) -> str:
+        """Tool-call arguments as the template writes them (registry ``tool_arguments =
+        "as_written"``): a JSON text verbatim (its ``is string`` branch), an object through
+        ``tojson``. Either must be a JSON object."""
+        value = tool_arguments_value(raw, where=where)
+        return raw if isinstance(raw, str) else self._serialize_arguments(value)
+
     def _serialize_arguments(self, value: dict[str, Any]) -> str:
-        """Tool-call arguments as the template's ``tojson`` writes them."""
+        """An arguments object as the template's ``tojson`` writes it."""
         return _dumps(value)
 
     def bridge_to_next_turn(self, prev_prompt: Sequence[int], prev_completion: Sequence[int],

@@ -12,10 +12,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from conformance.errors import InvalidMessagesError
-from conformance.message_spans import attribution_runs
+from conformance.message_spans import attribution_runs, message_bodies
 from conformance.messages import validate_messages
-from conformance.protocol import Capabilities, ParsedResponse, RenderedTokens, SupervisedExample
-from reference_renderers.base import supervised_example
+from conformance.protocol import TRAIN_ON_TURNS, Capabilities, ParsedResponse, RenderedTokens, SupervisedExample, chosen_turns
 from reference_renderers.parsers import parse_with
 
 __all__ = ["TemplateRenderer"]
@@ -34,7 +33,7 @@ class TemplateRenderer:
         self._variant = self._entry.variant(self.variant)
         self._oracle = Oracle(self._entry)
         self.tokenizer = self._oracle.tok
-        self.capabilities = Capabilities(bridge=False)
+        self.capabilities = Capabilities(bridge=False, supervised_examples=TRAIN_ON_TURNS)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (self.model_id, self.variant))
@@ -62,16 +61,65 @@ class TemplateRenderer:
 
     def build_supervised_example(self, messages: Sequence[dict[str, Any]], *, tools: Any = None,
                                  train_on: str = "last_assistant_message") -> SupervisedExample:
+        """The oracle's own rule (this renderer *is* the template): :mod:`conformance.turn_spans`."""
+        if train_on not in self.capabilities.train_on:
+            raise ValueError(f"train_on must be one of {', '.join(self.capabilities.train_on)}, not {train_on!r}")
+        spans, ids = self._turn_spans(messages, tools)
+        if train_on == "all_tokens":
+            return SupervisedExample(ids, [1.0] * len(ids))
+        weights = [0.0] * len(ids)
+        for start, end in self._spans(spans, messages, tools, train_on):
+            weights[start:end] = [1.0] * (end - start)
+        return SupervisedExample(ids, weights)
+
+    def build_supervised_examples(self, messages: Sequence[dict[str, Any]], *, tools: Any = None,
+                                  train_on: str = "all_assistant_messages") -> list[SupervisedExample]:
+        spans, _ = self._turn_spans(messages, tools)
+        out = []
+        for k in self._turns(messages, train_on):
+            ex = spans.sampled_example(k)
+            if ex.get("error"):
+                raise InvalidMessagesError(ex["error"])
+            prompt = self._encode(messages[:k], tools, True)
+            sampled = [t[0] for t in ex["completion"]]
+            out.append(SupervisedExample(prompt + sampled, [0.0] * len(prompt) + [1.0] * len(sampled)))
+        return out
+
+    def _turn_spans(self, messages: Sequence[dict[str, Any]], tools: Any) -> tuple[Any, list[int]]:
+        from conformance.cases import Case
+        from conformance.turn_end import final_closing_id
+        from conformance.turn_spans import TurnSpans
+
         ids = self._encode(messages, tools, False)
+        tail: list[int] = []
+        if self._entry.turn_end == "next_message" and messages and messages[-1]["role"] == "assistant":
+            closing = final_closing_id(messages, ids, lambda p: self._encode(p, tools, False), self.stop_token_ids())
+            if isinstance(closing, str):
+                raise InvalidMessagesError(f"message {len(messages) - 1}: the end of the final turn cannot be found: {closing}")
+            tail = [closing]
+        case = Case("renderer", "", tuple(messages), tuple(tools) if tools else None, (), "renderer", False)
+        return TurnSpans(self._oracle, self._variant, case, ids, tail), ids + tail
 
-        def runs() -> dict[int, tuple[int, int]] | str:
+    @staticmethod
+    def _turns(messages: Sequence[dict[str, Any]], train_on: str) -> list[int]:
+        return chosen_turns(messages, train_on)
+
+    def _spans(self, spans: Any, messages: Sequence[dict[str, Any]], tools: Any, train_on: str) -> list[tuple[int, int]]:
+        out = []
+        for k in self._turns(messages, train_on):
+            span = spans.span(k)
+            if isinstance(span, str):
+                raise InvalidMessagesError(span)
+            out.append(span)
+        if train_on == "all_messages":
+            ids = spans.full
             found = attribution_runs(len(messages), ids, lambda k: self._encode(messages[:k], tools, False))
-            return found if isinstance(found, str) else {m: (s, e) for m, s, e in found}
-
-        return supervised_example(
-            messages, ids, train_on, self.capabilities.train_on, lambda k: self._encode(messages[:k], tools, True), self.stop_token_ids(),
-            message_runs=runs, render_full=lambda edited: self._encode(edited, tools, False), turn_end=self._entry.turn_end,
-        )
+            runs = found if isinstance(found, str) else {m: (s, e) for m, s, e in found}
+            bodies = message_bodies(messages, ids, runs, lambda edited: self._encode(edited, tools, False), self.stop_token_ids())
+            if isinstance(bodies, str):
+                raise InvalidMessagesError(f"all_messages cannot weigh these messages: {bodies}")
+            out += bodies
+        return out
 
     def parse_response(self, ids: Sequence[int]) -> ParsedResponse:
         return parse_with(self._entry.family, self.tokenizer, ids, self.stop_token_ids())

@@ -38,9 +38,10 @@ class WrongStopId(Qwen3Renderer):
 
 
 class PythonBooleans(Qwen3Renderer):
-    """Re-serializes tool-call arguments with Python's repr: true -> True, null -> None."""
+    """Parses tool-call arguments and re-serializes them with Python's repr: true -> True, null -> None."""
 
-    def _serialize_arguments(self, value):
+    def _arguments_text(self, raw, *, where):
+        value = json.loads(raw) if isinstance(raw, str) else raw
         return "{" + ", ".join(f"{json.dumps(k)}: {v!r}" for k, v in value.items()) + "}"
 
 
@@ -131,10 +132,11 @@ class FalseExtensionClaim(Qwen3Renderer):
 
 
 class AsciiEscapedArguments(Qwen3Renderer):
-    """Serializes tool-call arguments with ``ensure_ascii=True`` (the template keeps unicode as is)."""
+    """Parses tool-call arguments and re-serializes them with ``ensure_ascii=True`` (the template
+    writes them as given, unicode as is)."""
 
-    def _serialize_arguments(self, value):
-        return json.dumps(value, ensure_ascii=True)
+    def _arguments_text(self, raw, *, where):
+        return json.dumps(json.loads(raw) if isinstance(raw, str) else raw, ensure_ascii=True)
 
 
 def _floats(value):
@@ -340,3 +342,13 @@ class RaisesOnGarbage(Qwen3Renderer):
             if not 0 <= i < size:
                 raise IndexError(f"token id {i} out of range")
         return super().parse_response(ids)
+
+
+class PerTurnExamplesTrainThePrompt(Qwen3Renderer):
+    """Its per-turn examples weigh the generation prompt as well as the sampled completion."""
+
+    def build_supervised_examples(self, messages, *, tools=None, train_on="all_assistant_messages"):
+        out = super().build_supervised_examples(messages, tools=tools, train_on=train_on)
+        for ex in out:
+            ex.weights = [1.0] * len(ex.ids)
+        return out

@@ -1,8 +1,10 @@
 """Adapters against the real peer libraries (never mocks).
 
 Prime Intellect ``renderers`` is small and in the ``dev`` extra, so these run in CI. tinker-cookbook
-pins an older transformers/tokenizers and needs torch, so it lives in its own environment:
-``nox -s peers`` creates it and runs this module there (here its tests skip, saying so).
+(which pins an older transformers/tokenizers) and tml-renderers need torch, so each lives in its
+own environment: ``nox -s peers`` creates both and runs this module in each (here their tests
+skip, saying so). Each adapter claim about a library is a test that calls the library the way the
+adapter does and compares with the template (the goldens) on one case.
 """
 
 from __future__ import annotations
@@ -123,3 +125,102 @@ def test_tinker_supervised_weights_cover_the_final_answer(tinker_qwen):
     # tinker ends the example at <|im_end|> (no trailing "\n"): the trained span itself agrees.
     assert ex.ids[start:end] == _ids(g["full"]["tokens"])[start:end]
     assert [i for i, w in enumerate(ex.weights) if w] == list(range(start, end))
+
+
+def _peer(name: str, model_id: str, variant: str | None = None):
+    """The peer factory called as the plugin calls it, and the adapter over it."""
+    from conformance import peers
+
+    entry = get_model(model_id)
+    raw = getattr(peers, name)(entry.tokenizer(), model_id=model_id, variant=variant or next(iter(entry.variants)))
+    return raw, adapt(raw, tokenizer=entry.tokenizer())
+
+
+def test_tinker_gpt_oss_writes_the_pinned_date_as_the_oracle_does(tinker_qwen):
+    """The factory sets tinker's documented ``current_date`` override to the registry's pinned date:
+    the prompt then equals HF's (whose strftime_now the oracle pins), not today's."""
+    gpt = get_model("openai/gpt-oss-20b")
+    raw, r = _peer("tinker", gpt.model_id, "reasoning_medium")
+    assert raw.current_date == gpt.pinned_date
+    g = load_golden(gpt, "reasoning_medium", "basic-single-turn")
+    assert r.build_generation_prompt(CASES["basic-single-turn"].messages_list()[:-1]) == _ids(g["prompt"]["tokens"])
+
+
+def test_tinker_has_no_full_render_and_its_training_ids_keep_the_tools(tinker_qwen):
+    _, r = tinker_qwen
+    assert not r.capabilities.full_render  # no full-conversation parity check judges SFT ids
+    case = CASES["tools-single-call-with-response"]
+    g = load_golden(QWEN, "thinking", case.id)
+    ids = r.render(case.messages_list(), tools=case.tools_list()).ids
+    # The declared tools are in it (tinker ends at <|im_end|>, without the template's trailing "\n").
+    assert ids == _ids(g["full"]["tokens"])[:-1]
+
+
+def test_tinker_llama_does_not_claim_tools_it_refuses(tinker_qwen):
+    raw, r = _peer("tinker", "meta-llama/Llama-3.1-8B-Instruct")
+    with pytest.raises(NotImplementedError):
+        raw.create_conversation_prefix_with_tools([{"name": "f", "description": "d", "parameters": {"type": "object"}}], "")
+    assert not r.capabilities.tools
+    assert get_model("meta-llama/Llama-3.1-8B-Instruct") and _peer("tinker", QWEN.model_id)[1].capabilities.tools
+
+
+# ---- tml-renderers (its own environment: nox -s peers) ----------------------------------------
+@pytest.fixture(scope="module")
+def tml_installed():
+    pytest.importorskip("tml_renderers", reason="tml-renderers lives in its own environment: run `nox -s peers`")
+
+
+def test_tml_deepseek_declines_tool_declarations_and_renders_as_hf(tml_installed):
+    """tml's DeepSeek renderers reject a ``tool_declare`` message; the adapter leaves it out, as
+    DeepSeek-V3's template does: the prompt with tools declared equals HF's."""
+    v3 = get_model("deepseek-ai/DeepSeek-V3")
+    raw, r = _peer("tml", v3.model_id)
+    from tml_renderers import chat
+
+    tools = CASES["tools-declared-no-call"].tools_list()
+    with pytest.raises(ValueError, match="Unsupported content type"):
+        raw.render_for_completion(chat.MessageList.from_oss_messages(
+            [{"role": "tool_declare", "content": json.dumps(tools)}, {"role": "user", "content": "x"}]))
+    case = CASES["tools-declared-no-call"]
+    g = load_golden(v3, "default", case.id)
+    assert r.build_generation_prompt(case.messages_list()[:-1], tools=tools) == _ids(g["prompt"]["tokens"])
+
+
+def test_tml_single_example_trains_every_turn_and_is_filed_so(tml_installed):
+    """Where render_for_sft returns one example training every assistant turn (Kimi, DeepSeek,
+    GLM), it is offered as all_assistant_messages; where it returns one per turn (Qwen), the last
+    is last_assistant_message and the list is build_supervised_examples."""
+    k26 = get_model("moonshotai/Kimi-K2.6")
+    _, kimi = _peer("tml", k26.model_id, "thinking")
+    assert kimi.capabilities.train_on == ("all_assistant_messages",) and not kimi.capabilities.supervised_examples
+    msgs = CASES["basic-two-turns"].messages_list()
+    ex = kimi.build_supervised_example(msgs, train_on="all_assistant_messages")
+    g = load_golden(k26, "thinking", "basic-two-turns")
+    assert [i for i, w in enumerate(ex.weights) if w] == [i for a, b in g["weights"]["all_assistant_messages"]["spans"] for i in range(a, b)]
+    _, qwen = _peer("tml", QWEN.model_id, "thinking")
+    assert qwen.capabilities.train_on == ("last_assistant_message",) and qwen.capabilities.supervised_examples
+    from conformance.turn_spans import ids_sha256
+
+    gq = load_golden(QWEN, "thinking", "basic-two-turns")
+    for ex, want in zip(qwen.build_supervised_examples(msgs, train_on="all_assistant_messages"), gq["sampled_examples"]):
+        n = want["prompt"]["len"]
+        assert ids_sha256(ex.ids[:n]) == want["prompt"]["sha256"] and ex.ids[n:] == _ids(want["completion"])
+
+
+def test_tml_deepseek_parse_is_clean_when_the_ids_end_with_a_stop(tml_installed):
+    """tml's DeepSeek parser emits no end-of-sampling marker: a completion ending with the stop id
+    is a clean stop, the same ids without it are not."""
+    v3 = get_model("deepseek-ai/DeepSeek-V3")
+    _, r = _peer("tml", v3.model_id)
+    g = load_golden(v3, "default", "basic-two-turns")
+    ids = _ids(g["completion"]["tokens"])
+    p = r.parse_response(ids)
+    assert p.termination == Termination.STOP_SEQUENCE and p.content.strip() == g["completion"]["expected"]["content"].strip()
+    assert r.parse_response(ids[:-1]).termination == Termination.MALFORMED
+
+
+def test_tml_serves_no_qwen36():
+    from conformance.peers import serves
+
+    assert "no renderer for Qwen/Qwen3.6-35B-A3B" in serves("tml", get_model("Qwen/Qwen3.6-35B-A3B"), "thinking")
+    assert serves("tml", get_model("Qwen/Qwen3.5-9B"), "thinking") is None

@@ -189,3 +189,57 @@ def test_glm_bridge_shares_the_sampled_marker_and_keeps_any_other_stop():
     assert out[: len(prompt) + len(sampled) + 2] == prompt + sampled + [eot, user]
     assert out[len(prompt) + len(sampled) + 1 :] == template_next[len(prompt) + len(sampled) :]
     assert r.bridge_to_next_turn(prompt, sampled + [user], [{"role": "assistant", "content": "x"}]) is None
+
+
+# ---- training on templates without the extension property (the tinker-cookbook tutorial) ---------
+TUTORIAL = [
+    {"role": "system", "content": "Answer concisely; at most one sentence per response"},
+    {"role": "user", "content": "What is the longest-lived rodent species?"},
+    {"role": "assistant", "content": "The naked mole rat, which can live over 30 years."},
+    {"role": "user", "content": "How do they live so long?"},
+    {"role": "assistant", "content": "They evolved multiple protective mechanisms including special hyaluronic acid that prevents "
+                                     "cancer, extremely stable proteins, and efficient DNA repair systems that work together to "
+                                     "prevent aging."},
+]
+
+
+def test_the_tutorial_conversation_trains_on_the_answers_alone():
+    """tinker-cookbook's rendering tutorial, Qwen3.6 with thinking: 100 ids (and the template's
+    trailing newline), 32 weighted tokens for the last answer, 47 for both; the empty
+    ``<think>\\n\\n</think>\\n\\n`` the template writes weighs 0."""
+    r = get_renderer("Qwen/Qwen3.6-35B-A3B")
+    assert r.variant == "thinking"
+    last = r.build_supervised_example(TUTORIAL)
+    both = r.build_supervised_example(TUTORIAL, train_on="all_assistant_messages")
+    assert last.ids == both.ids == r.render(TUTORIAL).ids and len(last.ids) == 101
+    assert r.tokenizer.decode(last.ids[100:]) == "\n"
+    assert sum(last.weights) == 32 and sum(both.weights) == 47
+    trained = r.tokenizer.decode([t for t, w in zip(last.ids, last.weights) if w])
+    assert trained == TUTORIAL[-1]["content"] + "<|im_end|>"
+    # What the model sampled, turn by turn: each prompt as it was, then the sampled continuation.
+    examples = r.build_supervised_examples(TUTORIAL, train_on="all_assistant_messages")
+    assert len(examples) == 2
+    for ex, k in zip(examples, (2, 4)):
+        prompt = r.build_generation_prompt(TUTORIAL[:k])
+        assert ex.ids[: len(prompt)] == prompt and not any(ex.weights[: len(prompt)])
+        sampled = r.tokenizer.decode(ex.ids[len(prompt):])
+        assert sampled == "\n</think>\n\n" + TUTORIAL[k]["content"] + "<|im_end|>" and all(ex.weights[len(prompt):])
+
+
+@pytest.mark.parametrize("model_id", sorted(HAND_WRITTEN))
+def test_a_plain_sft_conversation_trains_on_every_variant(model_id):
+    """A system prompt and three user/assistant exchanges: every train-on choice works on every
+    variant (the template renders it, so no refusal)."""
+    from conformance.registry import get_model
+
+    msgs = [{"role": "system", "content": "Be brief."}]
+    for q, a in (("Hi", "Hello."), ("Capital of Peru?", "Lima."), ("Thanks", "You're welcome.")):
+        msgs += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
+    for variant in get_model(model_id).variants:
+        r = get_renderer(model_id, variant=variant)
+        for train_on in ("last_assistant_message", "last_assistant_turn", "all_assistant_messages", "all_tokens"):
+            ex = r.build_supervised_example(msgs, train_on=train_on)
+            assert len(ex.ids) == len(ex.weights) and sum(ex.weights) > 0, (variant, train_on)
+        whole = r.build_supervised_example(msgs, train_on="all_assistant_messages")
+        trained = r.tokenizer.decode([t for t, w in zip(whole.ids, whole.weights) if w])
+        assert all(a in trained for a in ("Hello.", "Lima.", "You're welcome.")) and "Capital" not in trained, (variant, trained)

@@ -30,6 +30,11 @@ class NativeAdapter:
     ) -> SupervisedExample:
         return self.renderer.build_supervised_example(messages, tools=tools, train_on=train_on)
 
+    def build_supervised_examples(
+        self, messages: Sequence[dict[str, Any]], *, tools: Any = None, train_on: str = "all_assistant_messages"
+    ) -> list[SupervisedExample]:
+        return list(self.renderer.build_supervised_examples(messages, tools=tools, train_on=train_on))
+
     def parse_response(self, ids: Sequence[int]) -> ParsedResponse:
         return self.renderer.parse_response(list(ids))
 

@@ -4,10 +4,13 @@
 ``has_extension_property``.
 
 There is no plain full render: ``render(add_generation_prompt=False)`` is the supervised example's
-tokens. Messages are converted to tinker's own form: reasoning becomes a ``thinking`` content part
+tokens (declared tools included), which the extension and bridge checks use as the turn's render;
+the capability ``full_render`` is not claimed, so no full-conversation parity check judges SFT
+ids. Messages are converted to tinker's own form: reasoning becomes a ``thinking`` content part
 before the text, tool calls become ``ToolCall`` objects with JSON-string arguments. Tools are
 declared the way tinker-cookbook documents it: ``create_conversation_prefix_with_tools(tools,
-system_prompt)`` replaces the leading system message (capability ``tools`` when the renderer has it).
+system_prompt)`` replaces the leading system message; capability ``tools`` only where that works
+for the renderer (tinker's Llama 3 raises ``NotImplementedError`` for it).
 """
 
 from __future__ import annotations
@@ -61,7 +64,18 @@ class TinkerAdapter:
         self.renderer = renderer
         self.tokenizer = tokenizer
         self.has_extension_property = bool(getattr(renderer, "has_extension_property", False))
-        self.capabilities = Capabilities(tools=callable(getattr(renderer, "create_conversation_prefix_with_tools", None)), bridge=False)
+        self.capabilities = Capabilities(tools=self._declares_tools(), bridge=False, full_render=False)
+
+    def _declares_tools(self) -> bool:
+        declare = getattr(self.renderer, "create_conversation_prefix_with_tools", None)
+        if not callable(declare):
+            return False
+        probe = {"name": "probe", "description": "d", "parameters": {"type": "object", "properties": {}}}
+        try:
+            declare([probe], "")
+        except NotImplementedError:  # the library's own "this renderer has no tool support"
+            return False
+        return True
 
     def _messages(self, messages: Sequence[dict[str, Any]], tools: Any) -> list[Any]:
         out = [_to_tinker(m) for m in messages]
@@ -80,7 +94,7 @@ class TinkerAdapter:
     def render(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, add_generation_prompt: bool = False) -> RenderedTokens:
         if add_generation_prompt:
             return RenderedTokens(self.build_generation_prompt(messages, tools=tools))
-        return RenderedTokens(self.build_supervised_example(messages, train_on="all_assistant_messages").ids)
+        return RenderedTokens(self.build_supervised_example(messages, tools=tools, train_on="all_assistant_messages").ids)
 
     def build_generation_prompt(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, prefill: str | None = None) -> list[int]:
         return _ints(self.renderer.build_generation_prompt(self._messages(messages, tools), role="assistant", prefill=prefill))

@@ -6,15 +6,26 @@
 Messages go in through ``chat.MessageList.from_oss_messages``, which silently drops
 ``reasoning_content``: reasoning becomes a ``thinking`` content part before the text, tool-call
 arguments a JSON string, and declared tools a leading ``tool_declare`` message (the library's own
-convention). ``render_for_sft`` returns one example per assistant turn, each training on its own
-final assistant message; the example holding the whole conversation is the last one, so the full
-render is its ids and the only train-on choice offered is ``last_assistant_message``.
+convention) where the renderer takes one: tml's DeepSeek renderers reject it (``Unsupported content
+type``), so for them the declaration is left out, as their HF templates leave it out too.
+
+``render_for_sft`` comes in two shapes, found once per renderer by a two-turn probe:
+
+* one example per assistant turn, each its prompt and the turn as sampled (Qwen, gpt-oss,
+  Nemotron): the last example is the conversation's, offered as ``last_assistant_message``, and the
+  examples are this library's ``build_supervised_examples`` (capability ``supervised_examples``);
+* one example training every assistant turn (DeepSeek, Kimi, GLM): offered as
+  ``all_assistant_messages``.
+
+There is no plain full render: the capability ``full_render`` is not claimed (the SFT ids serve
+the extension check as the turn's render, never a full-conversation parity check).
 
 Parsing: the library's parser belongs to a prompt; the adapter keeps one from a one-message prompt
 (its tail, e.g. an opened ``<think>``, is the same for every prompt of the variant). Termination is
-inferred: a parse that ends with the library's end-of-sampling marker is STOP_SEQUENCE; a parse
-error, a parse without it, or with the synthetic marker tml adds when it closes a truncated stream
-itself, is MALFORMED. There is no bridge: the library re-renders history.
+inferred: a parse that ends with the library's end-of-sampling marker, or (tml's DeepSeek parser
+never emits one) of ids that end with one of its stop ids, is STOP_SEQUENCE; a parse error, or the
+synthetic marker tml adds when it closes a truncated stream itself, is MALFORMED. There is no
+bridge: the library re-renders history.
 """
 
 from __future__ import annotations
@@ -67,22 +78,46 @@ class TmlAdapter:
         self.renderer = renderer
         self.tokenizer = tokenizer
         self.has_extension_property = False  # the library makes no claim
-        self.capabilities = Capabilities(bridge=False, train_on=("last_assistant_message",))
         self._parser: Any = None
+        self._declares = self._takes_tool_declarations()
+        per_turn = self._sft_per_turn()
+        self.capabilities = Capabilities(
+            bridge=False, full_render=False,
+            train_on=("last_assistant_message",) if per_turn else ("all_assistant_messages",),
+            supervised_examples=("last_assistant_message", "last_assistant_turn", "all_assistant_messages") if per_turn else (),
+        )
 
-    def _messages(self, messages: Sequence[dict[str, Any]], tools: Any) -> Any:
+    def _takes_tool_declarations(self) -> bool:
+        tool = {"type": "function", "function": {"name": "probe", "description": "d", "parameters": {"type": "object", "properties": {}}}}
+        try:
+            self.renderer.render_for_completion(self._messages([{"role": "user", "content": "x"}], [tool], declare=True))
+        except ValueError as e:  # the library's own refusal of the declaration
+            if "Unsupported content type" in str(e):
+                return False
+            raise
+        return True
+
+    def _sft_per_turn(self) -> bool:
+        two = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
+               {"role": "user", "content": "c"}, {"role": "assistant", "content": "d"}]
+        return len(self.renderer.render_for_sft(self._messages(two, None))) == 2
+
+    def _messages(self, messages: Sequence[dict[str, Any]], tools: Any, *, declare: bool | None = None) -> Any:
         from tml_renderers import chat  # the peer library
 
         oss = [_to_oss(m) for m in messages]
-        if tools:
+        if tools and (self._declares if declare is None else declare):
             oss = [{"role": "tool_declare", "content": json.dumps(list(tools), ensure_ascii=False)}] + oss
         return chat.MessageList.from_oss_messages(oss)
 
-    def _sft(self, messages: Sequence[dict[str, Any]], tools: Any) -> Any:
-        examples = self.renderer.render_for_sft(self._messages(messages, tools))
+    def _examples(self, messages: Sequence[dict[str, Any]], tools: Any) -> list[Any]:
+        examples = list(self.renderer.render_for_sft(self._messages(messages, tools)))
         if not examples:
             raise ValueError("tml render_for_sft returned no training example")
-        return examples[-1]
+        return examples
+
+    def _sft(self, messages: Sequence[dict[str, Any]], tools: Any) -> Any:
+        return self._examples(messages, tools)[-1]
 
     def render(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, add_generation_prompt: bool = False) -> RenderedTokens:
         if add_generation_prompt:
@@ -99,10 +134,23 @@ class TmlAdapter:
     def build_supervised_example(
         self, messages: Sequence[dict[str, Any]], *, tools: Any = None, train_on: str = "last_assistant_message"
     ) -> SupervisedExample:
-        if train_on != "last_assistant_message":
-            raise ValueError("tml-renderers trains each example on its last assistant message only")
+        if train_on not in self.capabilities.train_on:
+            raise ValueError(f"tml-renderers offers {self.capabilities.train_on[0]} only for this renderer")
         ex = self._sft(messages, tools)
         return SupervisedExample(_ids(ex.input_token_spans), [float(w) for w in ex.per_token_loss_weight_unshifted])
+
+    def build_supervised_examples(
+        self, messages: Sequence[dict[str, Any]], *, tools: Any = None, train_on: str = "all_assistant_messages"
+    ) -> list[SupervisedExample]:
+        from conformance.protocol import chosen_turns
+
+        if train_on not in self.capabilities.supervised_examples:
+            raise ValueError("tml-renderers gives one example per turn only for renderers that train each turn apart")
+        examples = self._examples(messages, tools)
+        turns = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
+        chosen = set(chosen_turns(messages, train_on))
+        return [SupervisedExample(_ids(ex.input_token_spans), [float(w) for w in ex.per_token_loss_weight_unshifted])
+                for k, ex in zip(turns, examples) if k in chosen]
 
     def parse_response(self, ids: Sequence[int]) -> ParsedResponse:
         from tml_renderers import chat  # the peer library
@@ -113,7 +161,10 @@ class TmlAdapter:
             parsed = list(self._parser.parse_tokens([int(i) for i in ids]))
         except Exception:  # noqa: BLE001 - the library raises ParseError on truncated or broken output
             return ParsedResponse(termination=Termination.MALFORMED)
-        ended = any(type(getattr(m, "content", None)).__name__ == "ModelEndSampling" and not _synthetic(m) for m in parsed)
+        synthetic = any(_synthetic(m) for m in parsed)
+        marked = any(type(getattr(m, "content", None)).__name__ == "ModelEndSampling" for m in parsed)
+        # tml's DeepSeek parser emits no end-of-sampling marker: ids ending with a stop id ended cleanly.
+        ended = not synthetic and (marked or (bool(ids) and int(ids[-1]) in self.stop_token_ids()))
         try:
             dicts = chat.MessageList(parsed).to_oss_messages()
         except Exception:  # noqa: BLE001

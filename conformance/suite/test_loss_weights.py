@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.protocol import TRAIN_ON
+from conformance.protocol import TRAIN_ON, TRAIN_ON_TURNS, chosen_turns
 from conformance.suite.support import (
     JUDGED_BY,
     assert_ids_equal,
@@ -20,6 +20,7 @@ from conformance.suite.support import (
     require_case_capabilities,
     skip_template_fact,
 )
+from conformance.turn_spans import ids_sha256
 
 
 @pytest.mark.parametrize("train_on", TRAIN_ON)
@@ -69,3 +70,52 @@ def _judged_elsewhere(ctx, renderer, case, golden, ids, tail):
             return
         if own == ids:
             pytest.skip(f"{JUDGED_BY} template_parity: the example's ids are the renderer's full render, which differs from the template's")
+
+
+@pytest.mark.parametrize("train_on", TRAIN_ON_TURNS)
+def test_per_turn_examples_are_what_the_model_sampled(conformance_ctx, renderer, case, train_on):
+    """``build_supervised_examples``: one example per chosen assistant turn, exactly its generation
+    prompt (weight 0) followed by the completion the model sampled for it (weight 1)."""
+    if train_on not in renderer.capabilities.supervised_examples:
+        pytest.skip(f"capability not claimed: supervised_examples train_on={train_on}")
+    require_case_capabilities(conformance_ctx, case)
+    g = conformance_ctx.golden(case)
+    if g["full"].get("error"):
+        skip_template_fact("no full render", g["full"]["error"])
+    msgs = case.messages_list()
+    by_message = {e["message"]: e for e in g.get("sampled_examples", [])}
+    chosen = chosen_turns(msgs, train_on)
+    errors = [by_message[k]["error"] for k in chosen if by_message[k].get("error")]
+    if errors:
+        skip_template_fact(f"turn {train_on} examples are not derivable", errors[0])
+    got = call_or_refusal(g, renderer.build_supervised_examples, msgs, tools=case.tools_list(), train_on=train_on)
+    call = f"renderer.build_supervised_examples(messages, tools=tools, train_on={train_on!r})"
+    assert len(got) == len(chosen), f"{len(got)} examples for the {len(chosen)} assistant turns {chosen} of {train_on}"
+    for ex, k in zip(got, chosen):
+        want = by_message[k]
+        n = want["prompt"]["len"]
+        completion = ids_of(want["completion"])
+        if ids_sha256(list(ex.ids[:n])) == want["prompt"]["sha256"] and list(ex.ids[n:]) == completion:
+            prompt = list(ex.ids[:n])
+        else:  # the goldens keep the prompt's fingerprint; the oracle shows its ids
+            prompt = conformance_ctx.oracle.encode(msgs[:k], case.tools_list(), conformance_ctx.variant, add_generation_prompt=True).ids
+            _turn_judged_by_parity(conformance_ctx, renderer, case, k, prompt)
+        assert_ids_equal(conformance_ctx, case, prompt + completion, list(ex.ids),
+                         f"the example of message {k} (its generation prompt, then the completion the model sampled)", call)
+        expected_w = [0.0] * n + [1.0] * len(want["completion"])
+        assert [float(w) for w in ex.weights] == expected_w, (
+            f"the example of message {k} weighs its prompt 0 and its completion 1: got "
+            f"{sum(1 for w in ex.weights[:n] if w)} weighted prompt tokens, {sum(1 for w in ex.weights[n:] if not w)} unweighted "
+            f"completion tokens\n{repro(conformance_ctx, case, call)}")
+
+
+def _turn_judged_by_parity(ctx, renderer, case, k, oracle_prompt):
+    """One root cause, one area: a per-turn example is the renderer's own generation prompt and
+    turn; where either already differs from the template's, template_parity judges that."""
+    msgs, tools = case.messages_list(), case.tools_list()
+    if list(renderer.build_generation_prompt(msgs[:k], tools=tools)) != list(oracle_prompt):
+        pytest.skip(f"{JUDGED_BY} template_parity: the renderer's generation prompt before message {k} differs from the template's")
+    if renderer.capabilities.full_render:
+        own = list(renderer.render(msgs[: k + 1], tools=tools).ids)
+        if own != ctx.oracle.encode(msgs[: k + 1], tools, ctx.variant, add_generation_prompt=False).ids:
+            pytest.skip(f"{JUDGED_BY} template_parity: the renderer's render of messages[:{k + 1}] differs from the template's")

@@ -1,0 +1,185 @@
+"""Every golden, checked by invariants written apart from the code that derives them.
+
+The goldens are derived from prefix and probe renders of the template (``conformance/golden_derivation.py``,
+``turn_spans.py``, ``message_spans.py``); these checks read only the stored records, the corpus
+and the registry pins, with plain text searches:
+
+* spans are sorted, inside the supervised example, and do not overlap;
+* an assistant span ends at an end-of-turn token and holds no other stop id, and never holds
+  another message's content (a span that runs on into the next user turn does);
+* a body of ``all_messages`` holds its message's content and nothing of a header before it;
+* a completion holds its message: its content, its tool calls' string arguments; a call the
+  completion holds is expected (a call whose name the template drops is still a call);
+* tool arguments render as the case wrote them where the template writes a JSON text verbatim;
+* a sampled example's completion ends with a stop id.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance.cases import load_cases
+from conformance.goldens import golden_dir
+from conformance.registry import load_registry
+
+_ASSISTANT_CHOICES = ("last_assistant_message", "last_assistant_turn", "all_assistant_messages")
+
+
+@cache
+def _cases() -> dict[str, Any]:
+    return {c.id: c for c in load_cases() if c.builtin}
+
+
+def _goldens(model_id: str) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
+    entry = load_registry()[model_id]
+    d = golden_dir(entry)
+    pins = json.loads((d / "manifest.json").read_text(encoding="utf-8"))["registry"]
+    for p in sorted(d.glob("*/*.json")):
+        yield f"{p.parent.name}/{p.stem}", json.loads(p.read_text(encoding="utf-8")), pins
+
+
+@cache
+def _tokenizer(model_id: str) -> Any:
+    return load_registry()[model_id].tokenizer()
+
+
+def _decoder(model_id: str) -> Any:
+    tok = _tokenizer(model_id)
+    return lambda tokens: tok.decode([t[0] for t in tokens], skip_special_tokens=False)
+
+
+def _own_texts(case: Any) -> str:
+    """Everything assistant messages say (a user's text quoted there is not a leak)."""
+    out = []
+    for m in case.messages:
+        if m["role"] == "assistant":
+            out += [m.get("content") or "", m.get("reasoning_content") or ""]
+            out += [json.dumps(c["function"]) for c in m.get("tool_calls") or []]
+    return "\n".join(out)
+
+
+def _appears(value: str, text: str) -> bool:
+    return any(v in text for v in (value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]))
+
+
+def _check(name: str, g: dict[str, Any], pins: dict[str, Any]) -> list[str]:
+    case = _cases()[g["case"]]
+    _text = _decoder(g["model"])
+    problems: list[str] = []
+    if g["full"].get("error"):
+        return problems
+    example = g["full"]["tokens"] + (g.get("supervised_tail", {}).get("tokens") or [])
+    stops = set(g["stop_ids"])
+    ends = stops | {t[0] for t in example if t[1] in pins.get("history_end_of_turn", [])}
+    own = _own_texts(case)
+    others = [(i, m["content"].strip()) for i, m in enumerate(case.messages)
+              if m["role"] != "assistant" and isinstance(m.get("content"), str) and len(m["content"].strip()) >= 4]
+    others = [(i, c) for i, c in others if c not in own]
+    for choice, w in g["weights"].items():
+        if w.get("error"):
+            continue
+        spans = w["spans"]
+        if any(not 0 <= a < b <= len(example) for a, b in spans) or spans != sorted(spans):
+            problems.append(f"{choice}: spans {spans} outside [0, {len(example)}) or unsorted")
+            continue
+        if any(b1 > a2 for (_, b1), (a2, _) in zip(spans, spans[1:])):
+            problems.append(f"{choice}: spans overlap: {spans}")
+        if choice in _ASSISTANT_CHOICES or choice == "all_messages":
+            known = g["weights"]["all_assistant_messages"].get("spans", [])
+            assistant_spans = spans if choice != "all_messages" else [s for s in spans if s in known]
+            for a, b in assistant_spans:
+                if example[b - 1][0] not in ends:
+                    problems.append(f"{choice}: span [{a}, {b}) ends with {example[b - 1][1]!r}, not an end-of-turn token")
+                inner = [t[1] for t in example[a : b - 1] if t[0] in stops]
+                if inner:
+                    problems.append(f"{choice}: span [{a}, {b}) holds the stop id(s) {inner} before its end")
+                text = _text(example[a:b])
+                for i, content in others:
+                    if _appears(content, text):
+                        problems.append(f"{choice}: span [{a}, {b}) holds message {i}'s content {content[:30]!r}")
+        if choice == "all_messages" and not g["weights"]["all_assistant_messages"].get("error"):
+            bodies = [s for s in spans if s not in g["weights"]["all_assistant_messages"]["spans"]]
+            for a, b in bodies:
+                text = _text(example[a:b])
+                text = unicodedata.normalize("NFC", text)  # a tokenizer may normalize what it encodes
+                contents = [unicodedata.normalize("NFC", m["content"].strip()) for m in case.messages
+                            if m["role"] != "assistant" and isinstance(m.get("content"), str)]
+                spelled = [e for c in contents if c for e in (c, json.dumps(c)[1:-1], json.dumps(c, ensure_ascii=False)[1:-1])]
+                found = [e for e in spelled if e[:20] in text]
+                if not found and "" not in contents:  # an empty message's body is the template text after it
+                    problems.append(f"all_messages: body [{a}, {b}) {text[:40]!r} holds no message's content")
+                for seen in found[:1]:
+                    before = text[: text.find(seen[:20])]
+                    if before.strip(' \n\t"'):
+                        problems.append(f"all_messages: body [{a}, {b}) starts with {before[:30]!r} before its content (a header)")
+    comp = g["completion"]
+    last = case.messages[-1]
+    if not comp.get("error") and last["role"] == "assistant":
+        text = _text(comp["tokens"])
+        exp = comp.get("expected")
+        if exp is not None:
+            if exp["content"].strip() and exp["content"].strip() not in text and not _appears(exp["content"].strip(), text):
+                problems.append(f"completion: does not hold the expected content {exp['content'][:30]!r}")
+            for j, call in enumerate(last.get("tool_calls") or []):
+                args = call["function"]["arguments"]
+                values = [v for v in (json.loads(args) if isinstance(args, str) else args).values() if isinstance(v, str) and len(v) >= 3]
+                held = values and all(_appears(v, text) for v in values)
+                if held:  # whatever the record says was dropped: a call the completion holds is a call
+                    want = [c for c in exp["tool_calls"] if c["arguments"] == (json.loads(args) if isinstance(args, str) else args)]
+                    if not want:
+                        problems.append(f"completion: holds tool call {j} (its arguments are in it) but expects no such call")
+    if pins.get("tool_arguments") in ("as_written", "string"):
+        full_text = g["full"].get("text", "")
+        for i, m in enumerate(case.messages):
+            for j, call in enumerate(m.get("tool_calls") or []):
+                args = call["function"]["arguments"]
+                gone = {d["field"] for d in g["dropped"] if d["message"] == i}
+                if isinstance(args, str) and f"tool_calls[{j}]" not in gone and args not in full_text:
+                    problems.append(f"message {i} tool_calls[{j}]: arguments are not rendered as the case wrote them ({args[:40]!r})")
+    for ex in g.get("sampled_examples", []):
+        if not ex.get("error") and ex["completion"][-1][0] not in stops:
+            problems.append(f"sampled example of message {ex['message']} ends with {ex['completion'][-1][1]!r}, not a stop id")
+    return problems
+
+
+@pytest.mark.parametrize("model_id", list(load_registry()))
+def test_every_golden_keeps_the_invariants(model_id):
+    problems = [f"{name}: {p}" for name, g, pins in _goldens(model_id) for p in _check(name, g, pins)]
+    assert not problems, f"{len(problems)} golden invariant(s) broken:\n" + "\n".join(problems[:40])
+
+
+def test_the_invariants_catch_the_golden_defects_they_were_written_for(tmp_path):
+    """The four classes of wrong goldens found by an audit, rebuilt on real goldens."""
+    entry = load_registry()["openai/gpt-oss-20b"]
+    d = golden_dir(entry)
+    pins = json.loads((d / "manifest.json").read_text())["registry"]
+    g = json.loads((d / "reasoning_medium" / "multiturn-5-turns-short.json").read_text())
+    assert not _check("ok", g, pins)
+    # A span that runs from an answer to the end of the conversation trains the user turns after it.
+    spans = g["weights"]["all_assistant_messages"]["spans"]
+    g["weights"]["all_assistant_messages"]["spans"] = [[a, spans[-1][1]] if k == 0 else [a, b] for k, (a, b) in enumerate(spans)][:1]
+    assert any("holds message" in p or "holds the stop" in p for p in _check("runs-on", g, pins))
+    # Arguments re-serialized instead of rendered as written.
+    q = load_registry()["Qwen/Qwen3-8B"]
+    qd = golden_dir(q)
+    qpins = json.loads((qd / "manifest.json").read_text())["registry"]
+    nums = json.loads((qd / "thinking" / "tools-args-numbers.json").read_text())
+    assert not _check("ok", nums, qpins)
+    nums["full"]["text"] = nums["full"]["text"].replace("1e-7", "1e-07")
+    assert any("not rendered as the case wrote them" in p for p in _check("reserialized", nums, qpins))
+    # A completion that holds a call whose name the template drops, expected to hold none.
+    k = load_registry()["moonshotai/Kimi-K2.6"]
+    kd = golden_dir(k)
+    kpins = json.loads((kd / "manifest.json").read_text())["registry"]
+    call = json.loads((kd / "thinking" / "tools-single-call.json").read_text())
+    assert not _check("ok", call, kpins) and call["completion"]["expected"]["tool_calls"]
+    call["completion"]["expected"]["tool_calls"] = []
+    assert any("expects no such call" in p for p in _check("lost-call", call, kpins))
+    assert Path(d).is_dir()
