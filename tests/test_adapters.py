@@ -196,7 +196,8 @@ def test_tml_single_example_trains_every_turn_and_is_filed_so(tml_installed):
     msgs = CASES["basic-two-turns"].messages_list()
     ex = kimi.build_supervised_example(msgs, train_on="all_assistant_messages")
     g = load_golden(k26, "thinking", "basic-two-turns")
-    assert [i for i, w in enumerate(ex.weights) if w] == [i for a, b in g["weights"]["all_assistant_messages"]["spans"] for i in range(a, b)]
+    spans = g["weights"]["all_assistant_messages"]["spans"]
+    assert [i for i, w in enumerate(ex.weights) if w] == [i for a, b in spans for i in range(a, b)]
     _, qwen = _peer("tml", QWEN.model_id, "thinking")
     assert qwen.capabilities.train_on == ("last_assistant_message",) and qwen.capabilities.supervised_examples
     from conformance.turn_spans import ids_sha256
