@@ -51,13 +51,21 @@ def test_pickle_roundtrip_behaves_identically(conformance_ctx, renderer):
     assert behaviour(again, cases) == behaviour(renderer, cases), "the unpickled renderer behaves differently"
 
 
-def test_pickle_into_a_spawned_process(conformance_ctx, renderer):
+@pytest.fixture(scope="session")
+def spawned_worker():
+    """One freshly spawned worker process per run (how rollout workers receive a renderer; the
+    variants of a ``--conformance-variant all`` run share it: starting Python and importing the
+    renderer's libraries again per variant cost 1.8 s each, and proves nothing more)."""
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(1) as pool:
+        yield pool
+
+
+def test_pickle_into_a_spawned_process(conformance_ctx, renderer, spawned_worker):
     try:
         blob = pickle.dumps(conformance_ctx.raw)
     except Exception as e:
         pytest.fail(f"the renderer cannot be pickled: {type(e).__name__}: {e}", pytrace=False)
     cases = _sample(conformance_ctx, 4)
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(1) as pool:
-        got = pool.apply(_in_child, (blob, (renderer.style, cases)))
+    got = spawned_worker.apply(_in_child, (blob, (renderer.style, cases)))
     assert got == behaviour(renderer, cases), "the renderer behaves differently in a spawned process"
