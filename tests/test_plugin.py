@@ -218,3 +218,15 @@ def test_a_failure_in_any_module_is_not_certified(tmp_path, capsys, monkeypatch)
                   "-k", "stop_sequences or our_own_rule", str(extra))
     assert run.report["verdict"] == "NOT CERTIFIED" and "house_rules: 1 failing" in run.report["problems"]
     assert run.ret == 1 and "verdict: NOT CERTIFIED" in run.output
+
+
+def test_a_certification_leaves_an_empty_folder_empty(tmp_path):
+    """Neither pytest's cache nor hypothesis's files land where a certification runs, even when
+    tests fail (a failing run is when pytest writes its last-failed cache)."""
+    env = {**__import__("os").environ, "PYTHONPATH": str(REPO)}
+    env.pop("HYPOTHESIS_STORAGE_DIRECTORY", None)
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "--renderer", "tests.mutants:WrongStopId", "--model", "Qwen/Qwen3-8B",
+                          "-k", "stop_sequences or generated_conversations"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert "verdict: NOT CERTIFIED" in out.stdout, out.stdout[-2000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

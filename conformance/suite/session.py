@@ -82,9 +82,21 @@ def activate(config: Any) -> None:
     explicit = [a for a in config.args if config.args_source == pytest.Config.ArgsSource.ARGS]
     config.args[:] = [str(SUITE_DIR)] + [a for a in explicit if Path(a.split("::")[0]).resolve() != SUITE_DIR]
     _keep_hypothesis_out_of_the_working_directory()
+    _keep_pytest_cache_out_of_the_working_directory(config)
     from conformance.strategies import register_profile
 
     register_profile(examples, shrink_seconds=min(O.value(config, O.SHRINK_SECONDS), plugin.timeout / 3))
+
+
+def _keep_pytest_cache_out_of_the_working_directory(config: Any) -> None:
+    """pytest's cache (``.pytest_cache``: last failures) goes to the temporary directory, unless
+    the user configured ``cache_dir`` themselves: a certification writes nothing where it runs."""
+    import tempfile
+
+    cache = getattr(config, "cache", None)
+    if cache is None or not hasattr(cache, "_cachedir") or str(config.getini("cache_dir")) != ".pytest_cache":
+        return
+    cache._cachedir = Path(tempfile.gettempdir()) / "conformance-pytest-cache"
 
 
 def _keep_hypothesis_out_of_the_working_directory() -> None:

@@ -32,8 +32,9 @@ def require(ctx: Any, capability: str, why: str = "") -> None:
 
 def require_case_capabilities(ctx: Any, case: Case) -> None:
     caps = ctx.renderer.capabilities
-    if case.tools and not caps.tools:
-        pytest.skip(f"{CAPABILITY_SKIP} tools (the case declares tools)")
+    uses_tools = case.tools or any(m.get("tool_calls") or m.get("role") in ("tool", "ipython") for m in case.messages)
+    if uses_tools and not caps.tools:
+        pytest.skip(f"{CAPABILITY_SKIP} tools (the case declares or calls tools)")
     if any(m.get("reasoning_content") for m in case.messages) and not caps.thinking:
         pytest.skip(f"{CAPABILITY_SKIP} thinking (the case carries reasoning)")
 
