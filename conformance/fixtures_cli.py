@@ -72,13 +72,21 @@ def _list(args: argparse.Namespace, root: Path) -> int:
 
 
 def _verify(args: argparse.Namespace, root: Path) -> int:
+    import time
+
     from conformance.goldens import verify_model
 
     bad = 0
-    for e in _entries(args, root):
+    entries = _entries(args, root)
+    started = time.time()
+    for k, e in enumerate(entries):
+        if sys.stdout.isatty():  # a progress bar on a terminal; plain lines in logs
+            done = int(20 * k / len(entries))
+            print(f"\r[{'#' * done}{'.' * (20 - done)}] {k}/{len(entries)} verifying {e.model_id} ...", end="", flush=True)
+        t = time.time()
         rep = verify_model(e)
         status = "ok" if rep.ok else "FAILED"
-        print(f"{e.model_id}: {status} ({rep.checked} goldens re-derived)")
+        print(f"\r{e.model_id}: {status} ({rep.checked} goldens re-derived in {time.time() - t:.0f} s)".ljust(100), flush=True)
         for p in rep.problems:
             print(f"  problem: {p}")
         for c in rep.changed_cases:
@@ -86,6 +94,7 @@ def _verify(args: argparse.Namespace, root: Path) -> int:
         for n in rep.notes:
             print(f"  note: {n}")
         bad += not rep.ok
+    print(f"{len(entries) - bad} of {len(entries)} models verified in {time.time() - started:.0f} s", flush=True)
     return 1 if bad else 0
 
 

@@ -230,3 +230,23 @@ def test_a_certification_leaves_an_empty_folder_empty(tmp_path):
                          timeout=600)
     assert "verdict: NOT CERTIFIED" in out.stdout, out.stdout[-2000:]
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_the_cli_helps_in_plain_text_and_certify_lists_what_it_passes_on():
+    from conformance.cli import build_parser, main
+    from conformance.options import OPTIONS, RENDERER
+
+    top = build_parser().format_help()
+    assert "``" not in top and ":mod:" not in top
+    certify = subprocess.run([sys.executable, "-m", "conformance.cli", "certify", "--help"], capture_output=True, text=True).stdout
+    assert all(o.flag in certify for o in OPTIONS if o is not RENDERER) and "passed to pytest" in certify
+    render = subprocess.run([sys.executable, "-m", "conformance.cli", "report", "render", "--help"], capture_output=True, text=True).stdout
+    assert "RESULTS_JSON" in render and "--shard" not in render
+    assert callable(main)
+
+
+def test_collect_only_prints_no_verdict(tmp_path):
+    env = {**__import__("os").environ, "PYTHONPATH": str(REPO)}
+    out = subprocess.run([sys.executable, "-m", "pytest", "--co", "-q", "--renderer", "reference_renderers:Qwen3Renderer", "--model",
+                          "Qwen/Qwen3-8B"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and "verdict" not in out.stdout and "test_stop_sequences.py" in out.stdout

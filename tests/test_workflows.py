@@ -53,10 +53,11 @@ def _nox_sessions() -> frozenset[str]:
 
 def _check_conformance(argv: list[str]) -> None:
     from conformance.cli import build_parser
+    from conformance.report.cli import normalize_argv
 
     parser = build_parser()
     try:
-        args, rest = parser.parse_known_args(argv)
+        args, rest = parser.parse_known_args(normalize_argv(argv))
     except SystemExit:
         pytest.fail(f"`conformance {' '.join(argv)}` is not a valid command line")
     if rest and args.cmd != "certify":  # certify passes the rest to pytest

@@ -15,18 +15,35 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "run", "normalize_argv"]
 
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "report",
         help="the nightly parity report: every implementation x model x check",
-        description="Run the parity report (or one shard of it), merge shards into one report, or re-draw a report's pages.",
+        description="The parity report: run it (whole, or one shard of it), merge shards into one report, or re-draw a "
+                    "report's pages. 'conformance report' alone is 'conformance report run'.",
     )
-    p.add_argument("action", nargs="?", default="run", choices=["run", "render", "merge"],
-                   help="run (default), render RESULTS_JSON, or merge DIR... (partial results of --shard runs)")
-    p.add_argument("paths", nargs="*", help="render: the results.json to draw; merge: the folders (or results.json files) of every shard")
+    actions = p.add_subparsers(dest="action", metavar="{run,merge,render}")
+    run = actions.add_parser("run", help="certify every implementation x model x variant and write the report",
+                             description="Certify every implementation x model x variant (real pytest runs) and write "
+                                         "results.json, index.md and index.html to OUT/nightly/DATE/.")
+    _run_options(run)
+    merge = actions.add_parser("merge", help="merge the partial results of every shard into one report",
+                               description="Check that the partial results of --shard runs belong together (plan, date, "
+                                           "snapshots, goldens, library versions) and write the report an unsharded run writes.")
+    merge.add_argument("paths", nargs="+", metavar="DIR", help="the folders (or results.json files) of every shard")
+    merge.add_argument("--out", default="reports", help="reports folder (default ./reports): writes nightly/<date>/ and latest")
+    merge.add_argument("--previous", metavar="RESULTS_JSON",
+                       help="the report to compare with (default: the newest before the date in --out)")
+    merge.add_argument("--no-latest", action="store_true", help="do not point reports/latest at this report")
+    render = actions.add_parser("render", help="re-draw a report's pages from its results.json",
+                                description="Re-draw index.html and index.md next to a results.json.")
+    render.add_argument("paths", nargs=1, metavar="RESULTS_JSON", help="the results.json to draw")
+
+
+def _run_options(p: Any) -> None:
     p.add_argument("--out", default="reports",
                    help="reports folder (default ./reports): writes nightly/<date>/ and latest; with --shard, the partial's folder")
     p.add_argument("--impl", action="append", help="only this implementation (repeatable): reference, prime, tinker, tml")
@@ -45,6 +62,13 @@ def add_parser(sub: Any) -> None:
                    help="the report to compare with and to balance shards by (default: the newest before --date in --out)")
     p.add_argument("--date", help="report date (default: today, UTC)")
     p.add_argument("--no-latest", action="store_true", help="do not point reports/latest at this report")
+
+
+def normalize_argv(argv: list[str]) -> list[str]:
+    """``conformance report [options]`` is ``conformance report run [options]``."""
+    if argv[:1] == ["report"] and (len(argv) == 1 or argv[1] not in ("run", "merge", "render", "-h", "--help")):
+        return ["report", "run", *argv[1:]]
+    return argv
 
 
 def _pythons(values: list[str]) -> dict[str, str]:
@@ -85,8 +109,6 @@ def _render(args: argparse.Namespace) -> int:
     from conformance.report.page_md import render_markdown
     from conformance.report.results import load_results
 
-    if len(args.paths) != 1:
-        raise SystemExit("conformance report render: give the one results.json to draw")
     data = load_results(Path(args.paths[0]))
     folder = Path(args.paths[0]).parent
     (folder / "index.html").write_text(render_html(data), encoding="utf-8")
@@ -100,8 +122,6 @@ def _merge(args: argparse.Namespace) -> int:
     from conformance.report.results import build_results, load_results
     from conformance.report.shards import merge_partials
 
-    if not args.paths:
-        raise SystemExit("conformance report merge: give the folders (or results.json files) of every shard")
     files = [Path(p) / "results.json" if Path(p).is_dir() else Path(p) for p in args.paths]
     runs, envs, header = merge_partials([load_results(f) for f in files])
     root = Path(args.out)
@@ -120,8 +140,6 @@ def _run(args: argparse.Namespace) -> int:
     from conformance.report.runner import run_jobs
     from conformance.report.shards import assign_shards, parse_shard, previous_durations
 
-    if args.paths:
-        raise SystemExit(f"conformance report: unexpected arguments {' '.join(args.paths)}")
     try:
         jobs = plan_jobs(args.impl, args.model)
         shard = parse_shard(args.shard) if args.shard else None
