@@ -250,3 +250,76 @@ def test_collect_only_prints_no_verdict(tmp_path):
     out = subprocess.run([sys.executable, "-m", "pytest", "--co", "-q", "--renderer", "reference_renderers:Qwen3Renderer", "--model",
                           "Qwen/Qwen3-8B"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0 and "verdict" not in out.stdout and "test_stop_sequences.py" in out.stdout
+
+
+_BROKEN = '''
+import time
+import reference_renderers as R
+
+
+class ReturnsText(R.Qwen3Renderer):
+    def render(self, messages, *, tools=None, add_generation_prompt=False):
+        return self.tokenizer.decode(super().render(messages, tools=tools, add_generation_prompt=add_generation_prompt).ids)
+
+
+class AlwaysRaises(R.Qwen3Renderer):
+    def build_generation_prompt(self, messages, *, tools=None, prefill=None):
+        return self._system(messages)
+
+    def _system(self, messages):
+        return {m["role"]: m for m in messages}["system"]
+
+
+class BreaksOnSystemPrompts(R.Qwen3Renderer):
+    def render(self, messages, *, tools=None, add_generation_prompt=False):
+        if any(m["role"] == "system" for m in messages):
+            return self._prompt_of(messages)
+        return super().render(messages, tools=tools, add_generation_prompt=add_generation_prompt)
+
+    def _prompt_of(self, messages):
+        return {}["system_prompt"]
+
+
+class SlowOnLongConversations(R.Qwen3Renderer):
+    def render(self, messages, *, tools=None, add_generation_prompt=False):
+        if len(messages) > 2:
+            time.sleep(4)
+        return super().render(messages, tools=tools, add_generation_prompt=add_generation_prompt)
+'''
+
+
+def _run_broken(tmp_path, name, *extra):
+    (tmp_path / "broken.py").write_text(_BROKEN)
+    env = {**__import__("os").environ, "PYTHONPATH": f"{tmp_path}{__import__('os').pathsep}{REPO}"}
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "--renderer", f"broken:{name}", "--model", "Qwen/Qwen3-8B", *extra],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize("name, said", [
+    ("ReturnsText", "render(messages) raised TypeError: render returned str '<|im_start|>user"),
+    ("AlwaysRaises", "build_generation_prompt(messages[:1]) raised KeyError: 'system'"),
+])
+def test_a_renderer_broken_on_the_simplest_conversation_is_one_start_up_error(tmp_path, name, said):
+    out = _run_broken(tmp_path, name)
+    text = out.stdout + out.stderr
+    assert out.returncode == 4, text[-2000:]
+    assert said in text and len(text.splitlines()) < 40
+    if name == "AlwaysRaises":  # the user's own frames, not the suite's
+        assert "broken.py" in text and "in _system" in text and "conformance/suite" not in text
+
+
+def test_a_timeout_inside_a_generated_test_names_the_slow_renderer_and_its_conversation(tmp_path):
+    out = _run_broken(tmp_path, "SlowOnLongConversations", "-k", "generated_conversations", "--conformance-timeout", "3")
+    assert out.returncode == 1
+    assert "the renderer did not finish this test within 3 s" in out.stdout and "messages = [" in out.stdout
+    assert "Flaky" not in out.stdout and "Inconsistent data generation" not in out.stdout
+
+
+def test_one_exception_in_many_tests_is_shown_once_with_its_count(tmp_path):
+    out = _run_broken(tmp_path, "BreaksOnSystemPrompts", "-k", "not generated")
+    assert out.returncode == 1
+    summary = [ln for ln in out.stdout.splitlines() if ln.startswith("raised KeyError: 'system_prompt' in ")]
+    assert summary, out.stdout[-3000:]
+    n = int(summary[0].split(" in ")[1].split(" ")[0])
+    assert n > 10 and out.stdout.count('return {}["system_prompt"]') == 1  # one traceback for all of them
+    assert out.stdout.count("the same exception as") == n - 1

@@ -10,6 +10,20 @@ from conformance.protocol import Capabilities, ParsedResponse, RenderedTokens, S
 __all__ = ["NativeAdapter"]
 
 
+def _ids(value: Any, call: str) -> list[int]:
+    """Token ids as a list of ints, or a TypeError saying what ``call`` returned instead."""
+    if isinstance(value, (list, tuple)) and all(isinstance(i, int) and not isinstance(i, bool) for i in value):
+        return [int(i) for i in value]
+    try:  # numpy arrays, torch tensors and other int sequences
+        if not isinstance(value, (str, bytes, dict)) and all(float(i).is_integer() for i in value):
+            return [int(i) for i in value]
+    except (TypeError, ValueError):
+        pass
+    text = repr(value)
+    shown = f"{type(value).__name__} {text[:60]}{'...' if len(text) > 60 else ''}"
+    raise TypeError(f"{call} returned {shown}: expected a list of int token ids")
+
+
 class NativeAdapter:
     style = "native"
 
@@ -20,10 +34,12 @@ class NativeAdapter:
 
     def render(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, add_generation_prompt: bool = False) -> RenderedTokens:
         out = self.renderer.render(messages, tools=tools, add_generation_prompt=add_generation_prompt)
-        return out if isinstance(out, RenderedTokens) else RenderedTokens([int(i) for i in out])
+        if isinstance(out, RenderedTokens):
+            return RenderedTokens(_ids(out.ids, "render"), out.message_indices)
+        return RenderedTokens(_ids(out, "render"))
 
     def build_generation_prompt(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, prefill: str | None = None) -> list[int]:
-        return [int(i) for i in self.renderer.build_generation_prompt(messages, tools=tools, prefill=prefill)]
+        return _ids(self.renderer.build_generation_prompt(messages, tools=tools, prefill=prefill), "build_generation_prompt")
 
     def build_supervised_example(
         self, messages: Sequence[dict[str, Any]], *, tools: Any = None, train_on: str = "last_assistant_message"
@@ -39,10 +55,10 @@ class NativeAdapter:
         return self.renderer.parse_response(list(ids))
 
     def stop_token_ids(self) -> list[int]:
-        return [int(i) for i in self.renderer.stop_token_ids()]
+        return _ids(self.renderer.stop_token_ids(), "stop_token_ids")
 
     def bridge_to_next_turn(
         self, prev_prompt: Sequence[int], prev_completion: Sequence[int], new_messages: Sequence[dict[str, Any]], *, tools: Any = None
     ) -> list[int] | None:
         out = self.renderer.bridge_to_next_turn(list(prev_prompt), list(prev_completion), new_messages, tools=tools)
-        return None if out is None else [int(i) for i in out]
+        return None if out is None else _ids(out, "bridge_to_next_turn")

@@ -15,7 +15,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["set_current_item", "record_divergence", "divergence_of", "unformable_ids", "EVIDENCE_KEY", "WINDOW_BEFORE", "WINDOW_AFTER"]
+__all__ = [
+    "set_current_item",
+    "set_current_example",
+    "current_example",
+    "record_divergence",
+    "divergence_of",
+    "unformable_ids",
+    "EVIDENCE_KEY",
+    "WINDOW_BEFORE",
+    "WINDOW_AFTER",
+]
 
 EVIDENCE_KEY = "conformance_divergence"
 WINDOW_BEFORE = 4
@@ -27,6 +37,17 @@ _special_cache: dict[int, frozenset[int]] = {}
 
 def set_current_item(item: Any) -> None:
     _current[0] = item
+
+
+_example: list[Any] = [None]  # the generated conversation a test is running, for a timeout's message
+
+
+def set_current_example(messages: Any) -> None:
+    _example[0] = messages
+
+
+def current_example() -> Any:
+    return _example[0]
 
 
 def _special_ids(tok: Any) -> frozenset[int]:

@@ -30,6 +30,7 @@ SUITE_DIR = Path(__file__).resolve().parent
 #: (through pytest-xdist too) so the controller knows each record's variant and plain id.
 VARIANT_PROPERTY = "conformance_variant"
 ID_PROPERTY = "conformance_id"
+EXCEPTION_PROPERTY = "conformance_exception"  # "Type: message" of an exception a test raised
 CASE_PROPERTY = "conformance_case"  # the case id of a parametrized test ("" for tests of no one case)
 
 
@@ -71,6 +72,13 @@ def activate(config: Any) -> None:
             contexts = [_context(spec, entry, name, config, cases, examples, every=True) for name in entry.variants]
         else:
             contexts = [_context(spec, entry, requested, config, cases, examples, every=False)]
+        if not config.option.collectonly:
+            from conformance.suite.smoke import smoke_check
+
+            for ctx in contexts:
+                problem = smoke_check(ctx)
+                if problem:
+                    raise SetupError(problem)
     except (SetupError, ConformanceError, ValueError) as e:
         raise pytest.UsageError(f"conformance: {e}") from None
     plugin = SuitePlugin(config, contexts)
@@ -130,6 +138,10 @@ def _context(spec: str, entry: Any, variant: str | None, config: Any, cases: lis
     return Context(spec=spec, entry=entry, variant=entry.variant(name), renderer=adapted, raw=raw, cases=cases, examples=examples)
 
 
+class RendererTimeout(BaseException):
+    """A test ran longer than ``--conformance-timeout``: the renderer is too slow (a failure)."""
+
+
 class SuitePlugin:
     def __init__(self, config: Any, contexts: list[Context]):
         self.config = config
@@ -139,6 +151,7 @@ class SuitePlugin:
         self.used_xfails: set[str] = set()
         self.timeout = float(O.value(config, O.TIMEOUT))
         self.records: list[dict[str, Any]] = []
+        self.first_raised: dict[tuple[str, str], str] = {}
         self.started = time.time()
 
     @property
@@ -185,7 +198,17 @@ class SuitePlugin:
             return (yield)
 
         def on_alarm(signum: int, frame: Any) -> None:
-            raise TimeoutError(f"renderer did not finish within {self.timeout:g}s ({O.TIMEOUT.flag})")
+            from conformance.suite.evidence import current_example
+
+            running = current_example()
+            where = ""
+            if running is not None:
+                import pprint
+
+                where = f"\nthe generated conversation that was running:\n    messages = {pprint.pformat(running, width=100)}"
+            # A BaseException: hypothesis lets it through as it is (an Exception raised while it
+            # generates or shrinks would be reported as a flaky strategy instead of a slow renderer).
+            raise RendererTimeout(f"the renderer did not finish this test within {self.timeout:g} s ({O.TIMEOUT.flag}){where}")
 
         old = signal.signal(signal.SIGALRM, on_alarm)
         signal.setitimer(signal.ITIMER_REAL, self.timeout)
@@ -196,9 +219,30 @@ class SuitePlugin:
             signal.signal(signal.SIGALRM, old)
 
     def pytest_runtest_setup(self, item: Any) -> None:
-        from conformance.suite.evidence import set_current_item
+        from conformance.suite.evidence import set_current_example, set_current_item
 
         set_current_item(item)
+        set_current_example(None)
+
+    # ---- one exception, reported once -------------------------------------------------------
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: Any, call: Any) -> Any:
+        """The first test that raises a given exception (type, message, raising line) shows its
+        traceback; every later one says so in one line. Output stays proportional to the distinct
+        problems, not to the number of tests a broken method breaks."""
+        report = yield
+        excinfo = call.excinfo
+        if not report.failed or excinfo is None or excinfo.errisinstance((AssertionError, pytest.fail.Exception)):
+            return report
+        tb = excinfo.traceback[-1] if excinfo.traceback else None
+        where = f"{tb.path}:{tb.lineno + 1}" if tb is not None else ""
+        signature = f"{excinfo.typename}: {str(excinfo.value)[:200]}"
+        key = (signature, where)
+        report.user_properties.append((EXCEPTION_PROPERTY, signature))
+        first = self.first_raised.setdefault(key, report.nodeid)
+        if first != report.nodeid:
+            report.longrepr = f"{signature} (at {where}; the same exception as {short_id(first)}, whose traceback is shown)"
+        return report
 
     # ---- results ---------------------------------------------------------------------------
     def pytest_runtest_logreport(self, report: Any) -> None:
@@ -221,7 +265,7 @@ class SuitePlugin:
                 outcome = "xpassed"  # an xfails entry that passes: strict, so it fails the run
         nodeid = props.get(ID_PROPERTY) or short_id(report.nodeid)
         record = {"nodeid": nodeid, "area": area_of(report.nodeid), "case": props.get(CASE_PROPERTY, ""), "outcome": outcome,
-                  "reason": reason,
+                  **({"exception": props[EXCEPTION_PROPERTY]} if EXCEPTION_PROPERTY in props else {}), "reason": reason,
                   "duration": round(report.duration, 4), "variant": props.get(VARIANT_PROPERTY, self.ctx.variant.name)}
         if report.failed:
             from conformance.suite.evidence import divergence_of
@@ -256,6 +300,12 @@ class SuitePlugin:
                 tr.write_line(f"  refused {len(v.refused)} case(s) the template renders lossily (allowed): {', '.join(v.refused)}")
             tr.write_line(f"verdict{' [' + v.variant + ']' if self.multi else ''}: {v.label}", bold=True, green=v.certified,
                           red=not v.certified)
+        raised: dict[str, list[str]] = {}
+        for r in self.records:
+            if r.get("exception"):
+                raised.setdefault(r["exception"], []).append(r["nodeid"])
+        for signature, tests in sorted(raised.items(), key=lambda kv: -len(kv[1])):
+            tr.write_line(f"raised {signature.splitlines()[0]} in {len(tests)} test(s), first {tests[0]}")
         unchecked = [n for n in self.ctx.entry.variants if n not in {c.variant.name for c in self.contexts}]
         if unchecked:
             tr.write_line(f"not checked: variant(s) {', '.join(unchecked)} of {self.ctx.entry.model_id} "

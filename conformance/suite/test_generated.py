@@ -24,6 +24,7 @@ from hypothesis import given, reject, settings
 
 from conformance.cases import Case
 from conformance.strategies import PROFILE, Shape, as_case, conversations
+from conformance.suite.evidence import set_current_example
 from conformance.suite.support import REFUSAL_ERRORS, ids_of, lossy_reason, parse_problems, token_diff
 
 
@@ -97,6 +98,7 @@ def _call(ctx: Any, golden: dict[str, Any], fn: Any) -> Any:
 
 def _check_parity(ctx: Any, example: dict[str, Any]) -> None:
     case = as_case(example)
+    set_current_example(case.messages_list())
     g = _golden(ctx, case)
     r = ctx.renderer
     msgs, tools = case.messages_list(), case.tools_list()
@@ -114,6 +116,7 @@ def _check_parity(ctx: Any, example: dict[str, Any]) -> None:
 
 def _check_roundtrip(ctx: Any, example: dict[str, Any]) -> None:
     case = as_case(example)
+    set_current_example(case.messages_list())
     g = _golden(ctx, case)
     c = g["completion"]
     if c.get("error") or c.get("expected") is None:
