@@ -1,0 +1,193 @@
+"""Findings: failing tests grouped into root causes, each classified by what it breaks.
+
+A *finding* is one behaviour difference between an implementation and the goldens. Every failing
+test record gets a signature that does not depend on the case: what kind of difference it is
+(missing, extra or substituted ids; text that became special ids; the same text split
+differently; weights only; a parse field; an exception), where it sits (the token before it:
+``after <|im_end|>``, the final end-of-turn, the generation prompt's end) and the pieces on both
+sides, with case text replaced by its class (special tokens and whitespace are kept as they are,
+other text becomes ``text``). Tests with one signature are one finding, titled from it, with the
+smallest failing test as its reproduction.
+
+Classes (computed, never hand-labelled):
+
+* **security**: special ids whose text came from message content (role-boundary injection);
+* **sampling**: the generation prompt, stop ids, the parse of a completion, the extension
+  property or a bridge differ: what the sampler sees or what comes back from it;
+* **training**: ids or weights of a full render or a supervised example differ at or before a
+  weighted token;
+* **benign**: nothing a model sees or trains on changes: template text after the final
+  end-of-turn token of a full render or supervised example (Qwen's ``\\n`` after the last
+  ``<|im_end|>``) is missing. It weighs 0 and conditions nothing. Benign findings are notes,
+  listed, never failures.
+
+CERTIFIED means no security, sampling or training finding.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Finding", "CLASSES", "FAILING_CLASSES", "signature_of", "group_findings"]
+
+CLASSES = ("security", "sampling", "training", "benign")
+FAILING_CLASSES = ("security", "sampling", "training")
+_FAILING = ("failed", "error", "xpassed")
+_SAMPLING_AREAS = ("stop_sequences", "roundtrip", "extension", "bridge")
+
+
+@dataclass
+class Finding:
+    signature: str
+    cls: str
+    title: str
+    area: str
+    tests: list[dict[str, Any]] = field(default_factory=list)  # the failing records it explains
+
+    @property
+    def count(self) -> int:
+        return len(self.tests)
+
+    @property
+    def reproduction(self) -> dict[str, Any]:
+        """The smallest failing test: the shortest expected id list, then the shortest message."""
+        def size(r: dict[str, Any]) -> tuple[int, int, str]:
+            div = r.get("divergence") or {}
+            return int(div.get("expected_len", 10**9)), len(r.get("reason", "")), r["nodeid"]
+
+        return min(self.tests, key=size)
+
+    def to_json(self) -> dict[str, Any]:
+        rep = self.reproduction
+        return {"signature": self.signature, "class": self.cls, "title": self.title, "area": self.area, "tests": self.count,
+                "runs": sorted({r.get("variant", "") for r in self.tests}),
+                "reproduction": {k: rep[k] for k in ("nodeid", "case", "variant", "reason", "divergence") if k in rep}}
+
+
+def _norm(piece: Any, special: bool) -> str:
+    """A piece as a signature sees it: specials and whitespace as they are, other text as ``text``."""
+    if piece is None:
+        return "(end)"
+    if special or not str(piece).strip():
+        return repr(str(piece))
+    return "text"
+
+
+def _normalize_reason(reason: str) -> str:
+    """The first line of a failure message with case-specific values taken out."""
+    line = next((ln for ln in reason.splitlines() if ln.strip() and not ln.startswith(("E ", ">"))), "").strip()
+    line = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", line)
+    line = re.sub(r"\[[^\]]*\]", "[…]", line)
+    return re.sub(r"\d+", "N", line)[:160]
+
+
+def _divergence_signature(area: str, div: dict[str, Any]) -> tuple[str, str, str]:
+    """(signature, title, class) of an id comparison's first divergence."""
+    at = div["at"]
+    rows = {row[0]: row for row in div.get("rows", [])}
+    row = rows.get(at)
+    prev = rows.get(at - 1)
+    e_piece, e_special = (row[2], row[3]) if row else (None, False)
+    g_piece, g_special = (row[5], row[6]) if row else (None, False)
+    if row is not None and row[1] is None:
+        e_piece = None
+    if row is not None and row[4] is None:
+        g_piece = None
+    after = f" after {prev[2]!r}" if prev and prev[1] is not None and prev[3] else (" at the start" if at == 0 else "")
+    what = div.get("what", "")
+    kind = div.get("kind", "")
+    # Missing template text after the final end-of-turn token: the example simply ends there.
+    ended = div.get("got_len") == at and div.get("expected_len", 0) - at <= 2
+    tail = [rows[k][2] for k in sorted(rows) if k >= at and rows[k][1] is not None]
+    if ended and prev and prev[3] and all(not str(p).strip() for p in tail):
+        sig = f"{area}|{what}|drops-after-final|{prev[2]!r}|{''.join(map(str, tail))!r}"
+        return sig, f"drops {''.join(map(str, tail))!r} after the final {prev[2]!r} ({what})", "benign"
+    if kind == "injection":
+        sig = f"{area}|{what}|injection|{_norm(g_piece, True)}"
+        return sig, f"content text {g_piece!r} becomes special id {row[4] if row else '?'} ({what})", "security"
+    if e_piece is None:
+        change = f"writes {_norm(g_piece, g_special)} more{after}"
+    elif g_piece is None:
+        change = f"drops {_norm(e_piece, e_special)}{after}, and ends"
+    elif kind == "encoder":
+        change = f"splits the template's text into other tokens{after} (encoder: {_norm(e_piece, False)} vs {_norm(g_piece, False)})"
+    elif kind == "structure_as_text":
+        change = f"writes the template's {_norm(e_piece, True)} as text{after}"
+    else:
+        change = f"writes {_norm(g_piece, g_special)} where the template has {_norm(e_piece, e_special)}{after}"
+    if div.get("unformable_ids"):
+        change += " (vocabulary entries the model's BPE never forms)"
+    sig = f"{area}|{what}|{change}"
+    cls = "training"
+    if "generation prompt" in what or "prompt" in what.split(":")[-1]:
+        cls = "sampling"
+    return sig, f"{change} ({what})", cls
+
+
+_WEIGHT_LIST = re.compile(r"(trained but should not be|not trained but should be): \[(.*?)\]$", re.MULTILINE)
+_WEIGHT_ITEM = re.compile(r"\d+:('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")")
+
+
+def _weights_signature(reason: str) -> tuple[str, str] | None:
+    """Which pieces a supervised example trains that it should not, and the reverse."""
+    lists = {m.group(1): [p for p in _WEIGHT_ITEM.findall(m.group(2))] for m in _WEIGHT_LIST.finditer(reason)}
+    if not lists:
+        return None
+
+    def norm(pieces: list[str]) -> str:
+        out = []
+        for p in pieces[:1]:  # where it starts: the rest follows from the same cause
+            text = p[1:-1]
+            out.append(p if not text.strip(" \\n") or text.startswith("<") else "text")
+        return " ".join(dict.fromkeys(out)) or "nothing"
+
+    extra = norm(lists.get("trained but should not be", []))
+    missing = norm(lists.get("not trained but should be", []))
+    parts = ([f"trains {extra} that is not the turn's own"] if extra != "nothing" else []) + (
+        [f"leaves {missing} of the turn untrained"] if missing != "nothing" else [])
+    return f"weights|extra:{extra}|missing:{missing}", "; ".join(parts) or "weights differ"
+
+
+def signature_of(record: dict[str, Any]) -> tuple[str, str, str]:
+    """(signature, title, class) of one failing test record."""
+    area = record["area"]
+    if area == "injection" and not record.get("exception"):
+        return ("injection|content-special-ids", "message text that spells a special token becomes its special id "
+                "(a forged role boundary)", "security")
+    weights = _weights_signature(record.get("reason", "")) if area == "loss_weights" and not record.get("divergence") else None
+    if weights:
+        choice = re.search(r"wrong tokens for (\w+)", record.get("reason", ""))
+        return f"{area}|{weights[0]}", f"{weights[1]} (supervised weights{', ' + choice.group(1) if choice else ''})", "training"
+    if record.get("exception"):
+        exc = re.sub(r"\d+", "N", record["exception"].splitlines()[0])[:120]
+        call = record["nodeid"].split("::")[-1].split("[")[0]
+        cls = "security" if area == "injection" else ("sampling" if area in _SAMPLING_AREAS else "training")
+        return f"{area}|raises|{exc}", f"raises {exc} ({call})", cls
+    div = record.get("divergence")
+    if div:
+        sig, title, cls = _divergence_signature(area, div)
+        if area == "injection":
+            cls = "security"
+        elif area in _SAMPLING_AREAS and cls == "training":
+            cls = "sampling"
+        return sig, title, cls
+    reason = _normalize_reason(record.get("reason", ""))
+    cls = "security" if area == "injection" else ("sampling" if area in _SAMPLING_AREAS or area == "generated" else "training")
+    if area == "template_parity" and "generation_prompt" in record["nodeid"]:
+        cls = "sampling"
+    return f"{area}|{reason}", f"{reason} ({area})", cls
+
+
+def group_findings(records: Iterable[dict[str, Any]]) -> list[Finding]:
+    """The failing records grouped into findings, most severe class first, then most tests."""
+    found: dict[str, Finding] = {}
+    for r in records:
+        if r.get("outcome") not in _FAILING:
+            continue
+        sig, title, cls = signature_of(r)
+        f = found.setdefault(sig, Finding(sig, cls, title, r["area"]))
+        f.tests.append(r)
+    return sorted(found.values(), key=lambda f: (CLASSES.index(f.cls), -f.count, f.title))
