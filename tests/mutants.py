@@ -352,3 +352,46 @@ class PerTurnExamplesTrainThePrompt(Qwen3Renderer):
         for ex in out:
             ex.weights = [1.0] * len(ex.ids)
         return out
+
+
+# ---- findings: failures grouped into root causes ------------------------------------------------
+
+
+class SeamAndInjection(SpecialTokensInUserText):
+    """Two distinct defects, each over many cases: user text that spells a special token becomes
+    the special id (security), and the newline after <|im_end|> between messages is lost in full
+    renders (training)."""
+
+    def render(self, messages, *, tools=None, add_generation_prompt=False):
+        out = super().render(messages, tools=tools, add_generation_prompt=add_generation_prompt)
+        for i in range(len(out.ids) - 2):
+            if out.ids[i] == self._im_end and out.ids[i + 1] == 198 and out.ids[i + 2] == self._enc.id("<|im_start|>"):
+                del out.ids[i + 1]
+                if out.message_indices is not None:
+                    del out.message_indices[i + 1]
+                break
+        return out
+
+    def __reduce__(self):
+        return (SeamAndInjection, ())
+
+
+class DropsFinalNewline(Qwen3Renderer):
+    """Ends full renders and supervised examples at the final <|im_end|>, without the template's
+    trailing newline (tinker-cookbook and tml-renderers do): benign, a note, never a failure."""
+
+    def _trim(self, ids):
+        return ids[:-1] if len(ids) > 1 and ids[-1] == 198 and ids[-2] == self._im_end else ids
+
+    def render(self, messages, *, tools=None, add_generation_prompt=False):
+        out = super().render(messages, tools=tools, add_generation_prompt=add_generation_prompt)
+        if not add_generation_prompt and len(self._trim(out.ids)) < len(out.ids):
+            out.ids = out.ids[:-1]
+            out.message_indices = None if out.message_indices is None else out.message_indices[:-1]
+        return out
+
+    def build_supervised_example(self, messages, *, tools=None, train_on="last_assistant_message"):
+        ex = super().build_supervised_example(messages, tools=tools, train_on=train_on)
+        n = len(self._trim(ex.ids))
+        ex.ids, ex.weights = ex.ids[:n], ex.weights[:n]
+        return ex

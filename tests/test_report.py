@@ -243,18 +243,24 @@ def test_page_renders_in_headless_chromium_with_matrix_and_diff(fixture_runs, tm
              f"--user-data-dir={tmp_path / 'profile'}", "--hide-scrollbars"]
     dom = subprocess.run([*flags, "--virtual-time-budget=2000", "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
     assert 'id="matrix"' in dom, "the matrix is not in the rendered page"
+    # What a reader came for comes first: the verdicts (a row per model), then the findings; the
+    # per-area matrix and the change list follow, collapsed.
+    order = [dom.index(x) for x in ('id="overview"', 'id="findings"', 'id="matrix-section"', 'id="changes"')]
+    assert order == sorted(order), "the page does not open on the overview and the findings"
+    assert '<details id="matrix-section">' in dom and '<details id="changes">' in dom
     assert f'<details id="{anchor}" open="">' in dom, "following a failing cell's link does not open its diff"
     assert 'class="diff"' in dom and "&lt;|im_end|&gt;" in dom
     shot, diff_shot = tmp_path / "page.png", tmp_path / "diff.png"
-    subprocess.run([*flags, "--window-size=1400,1800", f"--screenshot={shot}", (out / "index.html").as_uri()],
+    subprocess.run([*flags, "--window-size=1600,1200", f"--screenshot={shot}", (out / "index.html").as_uri()],
                    capture_output=True, text=True, timeout=120)
     subprocess.run([*flags, "--window-size=1400,1800", "--virtual-time-budget=2000", f"--screenshot={diff_shot}", url],
                    capture_output=True, text=True, timeout=120)
     assert shot.is_file() and diff_shot.is_file(), "chromium wrote no screenshot"
     width, height, colours = _png_colours(shot)
-    assert (width, height) == (1400, 1800)
-    assert bytes((0xAC, 0xEE, 0xBB)) in colours, "no passing (green) matrix cell on the screenshot"
-    assert bytes((0xFF, 0xAB, 0xA8)) in colours, "no failing (red) matrix cell on the screenshot"
+    assert (width, height) == (1600, 1200)
+    # The first screen shows the verdicts: a certified (green) and a not certified (red) run.
+    assert bytes((0xAC, 0xEE, 0xBB)) in colours, "no certified (green) verdict on the first screen"
+    assert bytes((0xFF, 0xAB, 0xA8)) in colours, "no failing (red) verdict on the first screen"
     _, _, colours = _png_colours(diff_shot)
     assert bytes((0xFF, 0xEB, 0xE9)) in colours, "the opened diff shows no divergent row"
     assert bytes((0xDD, 0xF4, 0xFF)) in colours, "the opened diff shows no highlighted special token"
@@ -299,3 +305,23 @@ def test_divergence_names_encoder_drift_injection_and_unformable_entries():
     assert unformable_ids(glm, whole + oracle_ids) == [entry]
     note = token_diff(glm, oracle_ids, whole)
     assert "no BPE merge" in note and "нанес" in note and "same text" in note
+
+
+def test_findings_lead_the_report_and_become_bug_reports(fixture_runs, tmp_path):
+    from conformance.report.findings import implementation_findings
+
+    results = _results(fixture_runs)
+    found = implementation_findings(results)
+    assert "reference" not in found or not [f for f in found["reference"] if f["class"] != "benign"]
+    (seam,) = [f for f in found["mutant"] if f["class"] != "benign"]
+    assert seam["class"] == "training" and "after '<|im_end|>'" in seam["title"] and seam["reproduction"]["nodeid"]
+    md = render_markdown(results)
+    assert "## Findings" in md and "mutant: 1 finding(s)" in md and md.index("## Findings") < md.index("## Changes")
+    folder = write_report(results, tmp_path / "reports")
+    out = subprocess.run([sys.executable, "-m", "conformance.cli", "report", "findings", str(folder / "results.json"), "--impl", "mutant",
+                          "--out", str(tmp_path / "issues")], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    (issue,) = sorted((tmp_path / "issues").glob("*.md"))
+    text = issue.read_text()
+    assert text.startswith(f"# {seam['title']}") and "## Reproduction" in text and "| pos | expected | actual |" in text
+    assert "The chat template's own behaviour" in text

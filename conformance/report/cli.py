@@ -25,7 +25,7 @@ def add_parser(sub: Any) -> None:
         description="The parity report: run it (whole, or one shard of it), merge shards into one report, or re-draw a "
                     "report's pages. 'conformance report' alone is 'conformance report run'.",
     )
-    actions = p.add_subparsers(dest="action", metavar="{run,merge,render}")
+    actions = p.add_subparsers(dest="action", metavar="{run,merge,render,findings}")
     run = actions.add_parser("run", help="certify every implementation x model x variant and write the report",
                              description="Certify every implementation x model x variant (real pytest runs) and write "
                                          "results.json, index.md and index.html to OUT/nightly/DATE/.")
@@ -38,6 +38,14 @@ def add_parser(sub: Any) -> None:
     merge.add_argument("--previous", metavar="RESULTS_JSON",
                        help="the report to compare with (default: the newest before the date in --out)")
     merge.add_argument("--no-latest", action="store_true", help="do not point reports/latest at this report")
+    findings = actions.add_parser("findings", help="write each finding of an implementation as a bug report (Markdown)",
+                                  description="Write one Markdown file per finding of an implementation, ready to paste into "
+                                              "the library's issue tracker: title, class, environment, reproduction, expected vs "
+                                              "actual ids decoded, and the standard's decision it rests on, if any.")
+    findings.add_argument("paths", nargs=1, metavar="RESULTS_JSON", help="a report's results.json")
+    findings.add_argument("--impl", required=True, help="the implementation: prime, tinker, tml, reference")
+    findings.add_argument("--out", default="findings", help="folder for the files (default ./findings)")
+    findings.add_argument("--format", default="md", choices=["md"], help="output format (md)")
     render = actions.add_parser("render", help="re-draw a report's pages from its results.json",
                                 description="Re-draw index.html and index.md next to a results.json.")
     render.add_argument("paths", nargs=1, metavar="RESULTS_JSON", help="the results.json to draw")
@@ -66,7 +74,7 @@ def _run_options(p: Any) -> None:
 
 def normalize_argv(argv: list[str]) -> list[str]:
     """``conformance report [options]`` is ``conformance report run [options]``."""
-    if argv[:1] == ["report"] and (len(argv) == 1 or argv[1] not in ("run", "merge", "render", "-h", "--help")):
+    if argv[:1] == ["report"] and (len(argv) == 1 or argv[1] not in ("run", "merge", "render", "findings", "-h", "--help")):
         return ["report", "run", *argv[1:]]
     return argv
 
@@ -98,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
             return _render(args)
         if args.action == "merge":
             return _merge(args)
+        if args.action == "findings":
+            return _findings(args)
         return _run(args)
     except ConformanceError as e:
         print(f"conformance report: {e}", file=sys.stderr)
@@ -114,6 +124,25 @@ def _render(args: argparse.Namespace) -> int:
     (folder / "index.html").write_text(render_html(data), encoding="utf-8")
     (folder / "index.md").write_text(render_markdown(data), encoding="utf-8")
     print(f"wrote {folder / 'index.html'} and {folder / 'index.md'}")
+    return 0
+
+
+def _findings(args: argparse.Namespace) -> int:
+    import re
+
+    from conformance.report.findings import implementation_findings, issue_markdown
+    from conformance.report.results import load_results
+
+    data = load_results(Path(args.paths[0]))
+    found = implementation_findings(data).get(args.impl)
+    if found is None:
+        raise SystemExit(f"conformance report findings: no runs of {args.impl!r} in {args.paths[0]}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for k, f in enumerate(found, 1):
+        slug = re.sub(r"[^a-z0-9]+", "-", f["title"].lower()).strip("-")[:60]
+        (out / f"{k:02d}-{f['class']}-{slug}.md").write_text(issue_markdown(args.impl, f, data), encoding="utf-8")
+    print(f"wrote {len(found)} finding(s) of {args.impl} to {out}")
     return 0
 
 

@@ -22,7 +22,8 @@ AREA_ABBREVIATIONS = {a.name: a.abbreviation for a in AREA_TABLE}
 _CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:0 1.5em 3em;color:#1b1f24;background:#fff}
 h1{font-size:1.5em;margin:.8em 0 .2em}h2{font-size:1.2em;margin:1.4em 0 .4em;border-bottom:1px solid #d0d7de}
-.meta{color:#57606a}.meta code{font-size:.9em}
+.meta{color:#57606a}.verdicts div{padding:0 .3em;white-space:nowrap;font-size:.9em}
+.cls-security{color:#a40e26}.cls-training{color:#9a6700}.cls-sampling{color:#0550ae}.cls-benign{color:#57606a}.meta code{font-size:.9em}
 table{border-collapse:collapse}td,th{border:1px solid #d0d7de;padding:2px 5px;text-align:center;white-space:nowrap}
 .scroll{overflow-x:auto;max-width:100%}
 #matrix th.row{position:sticky;left:0;background:#f6f8fa;text-align:left;z-index:1}
@@ -93,6 +94,10 @@ def _header(results: dict[str, Any]) -> str:
 
 
 def _changes(results: dict[str, Any]) -> str:
+    return f"<details id=changes><summary><b>Changes</b> since the previous report</summary>{_change_list(results)}</details>"
+
+
+def _change_list(results: dict[str, Any]) -> str:
     ch = results.get("changes") or {}
     if not ch.get("previous"):
         return "<h2>Changes</h2><p>No previous report to compare with.</p>"
@@ -110,18 +115,25 @@ def _changes(results: dict[str, Any]) -> str:
 
 
 def _overview(results: dict[str, Any], matrix: Matrix) -> str:
+    """The verdicts first: a row per model, a column per implementation, a line per variant (so
+    every model fits one screen), coloured by verdict, with each run's findings counted."""
     runs = results.get("runs", [])
     impls = list(dict.fromkeys(r["implementation"] for r in runs))
-    head = "<tr><th>implementation</th>" + "".join(f"<th>{escape(m)}</th>" for m in matrix.models) + "</tr>"
+    head = "<tr><th>model</th>" + "".join(f"<th>{escape(i)}</th>" for i in impls) + "</tr>"
     body = []
-    for impl in impls:
+    for m in matrix.models:
         cells = []
-        for m in matrix.models:
+        for impl in impls:
             rs = [r for r in runs if r["implementation"] == impl and r["model"] == m]
-            cells.append("<td>" + "<br>".join(
-                f'<span class="{escape(r["status"])}" title="{escape(r.get("message", ""))}">{escape(r["variant"])}: '
-                f'{escape(r["status"].replace("_", " "))}</span>' for r in rs) + "</td>")
-        body.append(f"<tr><th class=row>{escape(impl)}</th>{''.join(cells)}</tr>")
+            lines = []
+            for r in rs:
+                n = len(r.get("findings", []))
+                extra = f" ({n} finding{'s' if n != 1 else ''})" if r["status"] == "not_certified" and "findings" in r else ""
+                cls = {"certified": "pass", "not_certified": "fail"}.get(r["status"], r["status"])
+                lines.append(f'<div class="{escape(cls)}" title="{escape(r.get("message", ""))}">{escape(r["variant"])}: '
+                             f'{escape(r["status"].replace("_", " "))}{extra}</div>')
+            cells.append("<td class=verdicts>" + "".join(lines) + "</td>")
+        body.append(f"<tr><th class=row>{escape(m)}</th>{''.join(cells)}</tr>")
     return f'<h2>Overview</h2><div class="scroll"><table id="overview">{head}{"".join(body)}</table></div>'
 
 
@@ -146,7 +158,8 @@ def _matrix(matrix: Matrix) -> str:
               '<span class="config_error">config: configuration error</span><span class="not_installed">n/i: not installed</span>'
               '<span class="crashed">crash</span>; a blank cell: the model has no such variant.</p>')
     table = f'<table id="matrix"><thead>{top}{sub}</thead><tbody>{"".join(body)}</tbody></table>'
-    return f'<h2>Matrix</h2>{legend}<div class="scroll">{table}</div>'
+    return (f'<details id="matrix-section"><summary><b>Matrix</b>: every area of every run, tests passed/failed/skipped'
+            f'</summary>{legend}<div class="scroll">{table}</div></details>')
 
 
 def _failures(results: dict[str, Any]) -> str:
@@ -184,7 +197,26 @@ def _failures(results: dict[str, Any]) -> str:
 def render_html(results: dict[str, Any]) -> str:
     """The whole page for one ``results.json`` (deterministic: the same results give the same bytes)."""
     matrix = build_matrix(results)
-    body = _header(results) + _changes(results) + _overview(results, matrix) + _matrix(matrix) + _failures(results)
+    body = _header(results) + _overview(results, matrix) + _findings(results) + _matrix(matrix) + _changes(results) + _failures(results)
     return ("<!DOCTYPE html><html lang=en><head><meta charset=utf-8><meta name=viewport content='width=device-width'>"
             f"<title>Renderer parity report {escape(results.get('date', ''))}</title><style>{_CSS}</style>"
             f"<script>{_SCRIPT}</script></head><body>{body}</body></html>\n")
+
+
+def _findings(results: dict[str, Any]) -> str:
+    """Each implementation's findings (root causes), worst class first: what a reader came for."""
+    from conformance.report.findings import implementation_findings
+
+    parts = ["<h2 id=findings>Findings</h2><p class=meta>Failing tests grouped into root causes (one signature of the "
+             "first divergence, whatever the case); benign notes change nothing a model sees or trains on.</p>"]
+    for impl, found in implementation_findings(results).items():
+        failing = sum(1 for f in found if f["class"] != "benign")
+        items = []
+        for f in found:
+            rep = f.get("reproduction") or {}
+            eg = f" <span class=meta>e.g. {escape(rep.get('run', ''))} <code>{escape(rep.get('nodeid', ''))}</code></span>" if rep else ""
+            items.append(f"<li><b class='cls-{escape(f['class'])}'>{escape(f['class'])}</b> {escape(f['title'])}: "
+                         f"{f['tests']} test(s) in {len(f['runs'])} run(s){eg}</li>")
+        parts.append(f"<details{' open' if failing else ''}><summary><b>{escape(impl)}</b>: {failing} finding(s), "
+                     f"{len(found) - failing} note(s)</summary><ol>{''.join(items)}</ol></details>")
+    return "".join(parts)

@@ -30,6 +30,21 @@ def render_markdown(results: dict[str, Any]) -> str:
             rs = [r for r in runs if r["implementation"] == impl and r["model"] == m]
             cells.append("<br>".join(f"{r['variant']}: {_SHORT.get(r['status'], r['status'])}" for r in rs))
         lines.append(f"| {impl} | " + " | ".join(cells) + " |")
+    from conformance.report.findings import implementation_findings
+
+    lines += ["", "## Findings", "",
+              "Failing tests grouped into root causes (one signature of the first divergence, whatever the case), "
+              "worst class first; `conformance report findings RESULTS --impl NAME` writes each as a bug report.", ""]
+    for impl, found in implementation_findings(results).items():
+        failing = [f for f in found if f["class"] != "benign"]
+        notes = [f for f in found if f["class"] == "benign"]
+        lines.append(f"### {impl}: {len(failing)} finding(s), {len(notes)} note(s)")
+        lines.append("")
+        for f in found:
+            rep = f.get("reproduction") or {}
+            where = f"; e.g. {rep.get('run', '')} `{rep.get('nodeid', '')}`" if rep else ""
+            lines.append(f"- **{f['class']}** {f['title']}: {f['tests']} test(s) in {len(f['runs'])} run(s){where}")
+        lines.append("")
     ch = results.get("changes") or {}
     lines += ["", "## Changes", ""]
     if not ch.get("previous"):

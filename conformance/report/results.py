@@ -87,6 +87,9 @@ def compact_run(report: dict[str, Any]) -> dict[str, Any]:
         "areas": report.get("areas", {}),
         "failing": failing,
         "failures": failures,
+        # root causes (conformance.suite.findings): what a maintainer acts on; notes are benign
+        "findings": report.get("findings", []),
+        "notes": report.get("notes", []),
         "skips": {a: dict(sorted(r.items(), key=lambda kv: -kv[1])) for a, r in sorted(skips.items())},
     }
 

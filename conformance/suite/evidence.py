@@ -21,6 +21,9 @@ __all__ = [
     "current_example",
     "record_divergence",
     "divergence_of",
+    "record_note",
+    "notes_of",
+    "NOTE_KEY",
     "unformable_ids",
     "EVIDENCE_KEY",
     "WINDOW_BEFORE",
@@ -166,6 +169,21 @@ def record_divergence(tok: Any, expected: Sequence[int], got: Sequence[int], *, 
         props.append((EVIDENCE_KEY, record))
         item.user_properties[:] = props
     return record
+
+
+NOTE_KEY = "conformance_note"
+
+
+def record_note(text: str) -> None:
+    """Attach a benign difference (a finding that changes nothing a model sees or trains on) to
+    the running test: it passes, and the note is listed with the findings."""
+    item = _current[0]
+    if item is not None:
+        item.user_properties.append((NOTE_KEY, text))
+
+
+def notes_of(report: Any) -> list[str]:
+    return [v for k, v in getattr(report, "user_properties", ()) or () if k == NOTE_KEY]
 
 
 def divergence_of(report: Any) -> dict[str, Any] | None:

@@ -34,6 +34,7 @@ from typing import Any
 __all__ = ["Finding", "CLASSES", "FAILING_CLASSES", "signature_of", "group_findings"]
 
 CLASSES = ("security", "sampling", "training", "benign")
+_INJECTION = ("injection|content-special-ids", "message text that spells a special token becomes its special id (a forged role boundary)")
 FAILING_CLASSES = ("security", "sampling", "training")
 _FAILING = ("failed", "error", "xpassed")
 _SAMPLING_AREAS = ("stop_sequences", "roundtrip", "extension", "bridge")
@@ -68,12 +69,14 @@ class Finding:
 
 
 def _norm(piece: Any, special: bool) -> str:
-    """A piece as a signature sees it: specials and whitespace as they are, other text as ``text``."""
+    """A piece as a signature sees it: specials and whitespace as they are, other text by its shape
+    (letters ``a``, digits ``0``, punctuation kept: ``'\\u00e9'`` is ``text '\\a0a0'``, ``' é'`` is ``text ' a'``)."""
     if piece is None:
         return "(end)"
     if special or not str(piece).strip():
         return repr(str(piece))
-    return "text"
+    shape = re.sub(r"\d+", "0", re.sub(r"[^\W\d_]+", "a", str(piece)))
+    return f"text {shape!r}"
 
 
 def _normalize_reason(reason: str) -> str:
@@ -105,9 +108,15 @@ def _divergence_signature(area: str, div: dict[str, Any]) -> tuple[str, str, str
     if ended and prev and prev[3] and all(not str(p).strip() for p in tail):
         sig = f"{area}|{what}|drops-after-final|{prev[2]!r}|{''.join(map(str, tail))!r}"
         return sig, f"drops {''.join(map(str, tail))!r} after the final {prev[2]!r} ({what})", "benign"
-    if kind == "injection":
-        sig = f"{area}|{what}|injection|{_norm(g_piece, True)}"
-        return sig, f"content text {g_piece!r} becomes special id {row[4] if row else '?'} ({what})", "security"
+    after_at = [rows[k] for k in sorted(rows) if k >= at]
+    expected_text = "".join(str(r[2]) for r in after_at if r[1] is not None)
+    expected_specials = {r[2] for r in after_at if r[1] is not None and r[3]}
+    # A special id on the renderer's side whose text is plain text on the template's side (its
+    # BPE shifts the tokens just before it, so the first divergence is often a piece earlier).
+    forged = [r[5] for r in after_at if r[4] is not None and r[6] and r[5] not in expected_specials and str(r[5]) in expected_text]
+    if kind == "injection" or forged:
+        # The same root cause the injection area judges, wherever it shows.
+        return _INJECTION + ("security",)
     if e_piece is None:
         change = f"writes {_norm(g_piece, g_special)} more{after}"
     elif g_piece is None:
@@ -120,11 +129,10 @@ def _divergence_signature(area: str, div: dict[str, Any]) -> tuple[str, str, str
         change = f"writes {_norm(g_piece, g_special)} where the template has {_norm(e_piece, e_special)}{after}"
     if div.get("unformable_ids"):
         change += " (vocabulary entries the model's BPE never forms)"
-    sig = f"{area}|{what}|{change}"
-    cls = "training"
-    if "generation prompt" in what or "prompt" in what.split(":")[-1]:
-        cls = "sampling"
-    return sig, f"{change} ({what})", cls
+    # Not the area or the call: the same difference in a prompt, a full render and a supervised
+    # example is one root cause (its class is the most severe of its tests').
+    cls = "sampling" if "generation prompt" in what or "prompt" in what.split(":")[-1] else "training"
+    return f"ids|{change}", change, cls
 
 
 _WEIGHT_LIST = re.compile(r"(trained but should not be|not trained but should be): \[(.*?)\]$", re.MULTILINE)
@@ -155,8 +163,7 @@ def signature_of(record: dict[str, Any]) -> tuple[str, str, str]:
     """(signature, title, class) of one failing test record."""
     area = record["area"]
     if area == "injection" and not record.get("exception"):
-        return ("injection|content-special-ids", "message text that spells a special token becomes its special id "
-                "(a forged role boundary)", "security")
+        return _INJECTION + ("security",)
     weights = _weights_signature(record.get("reason", "")) if area == "loss_weights" and not record.get("divergence") else None
     if weights:
         choice = re.search(r"wrong tokens for (\w+)", record.get("reason", ""))
@@ -189,5 +196,7 @@ def group_findings(records: Iterable[dict[str, Any]]) -> list[Finding]:
             continue
         sig, title, cls = signature_of(r)
         f = found.setdefault(sig, Finding(sig, cls, title, r["area"]))
+        if CLASSES.index(cls) < CLASSES.index(f.cls):
+            f.cls = cls
         f.tests.append(r)
     return sorted(found.values(), key=lambda f: (CLASSES.index(f.cls), -f.count, f.title))

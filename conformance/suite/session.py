@@ -267,12 +267,15 @@ class SuitePlugin:
         record = {"nodeid": nodeid, "area": area_of(report.nodeid), "case": props.get(CASE_PROPERTY, ""), "outcome": outcome,
                   **({"exception": props[EXCEPTION_PROPERTY]} if EXCEPTION_PROPERTY in props else {}), "reason": reason,
                   "duration": round(report.duration, 4), "variant": props.get(VARIANT_PROPERTY, self.ctx.variant.name)}
-        if report.failed:
-            from conformance.suite.evidence import divergence_of
+        from conformance.suite.evidence import divergence_of, notes_of
 
+        if report.failed:
             div = divergence_of(report)
             if div is not None:
                 record["divergence"] = div
+        notes = notes_of(report)
+        if notes:
+            record["notes"] = notes
         self.records.append(record)
 
     def verdicts(self) -> list[Verdict]:
@@ -296,6 +299,12 @@ class SuitePlugin:
                     tr.write_line(f"{area:<16}" + "".join(f"{v.counts[area].get(c, 0):>9}" for c in OUTCOMES))
             for p in v.problems:
                 tr.write_line(f"  - {p}")
+            if v.findings or v.notes:
+                tr.write_line(f"findings ({len(v.findings)}), each one root cause; the smallest failing test reproduces it:")
+            for f in v.findings:
+                tr.write_line(f"  [{f.cls}] {f.title}: {f.count} test(s), e.g. {f.reproduction['nodeid']}")
+            for note, tests in v.notes.items():
+                tr.write_line(f"  [benign] {note}: {len(tests)} test(s) (a note: changes nothing a model sees or trains on)")
             if v.refused:
                 tr.write_line(f"  refused {len(v.refused)} case(s) the template renders lossily (allowed): {', '.join(v.refused)}")
             tr.write_line(f"verdict{' [' + v.variant + ']' if self.multi else ''}: {v.label}", bold=True, green=v.certified,
@@ -335,6 +344,8 @@ class SuitePlugin:
             "refused": sorted({c for v in verdicts for c in v.refused}),
             "areas": areas,
             "variants": {v.variant: v.to_json() for v in verdicts},
+            "findings": [{**f.to_json(), "variant": v.variant} for v in verdicts for f in v.findings],
+            "notes": [{**n, "variant": v.variant} for v in verdicts for n in v.to_json()["notes"]],
             "tests": sorted(self.records, key=lambda r: (r["variant"], r["nodeid"])),
         }
         Path(path).parent.mkdir(parents=True, exist_ok=True)

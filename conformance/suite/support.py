@@ -12,7 +12,7 @@ from conformance.cases import Case
 from conformance.suite.areas import CAPABILITY_SKIP, REFUSED
 
 __all__ = ["ids_of", "token_diff", "repro", "require", "skip_template_fact", "json_equal", "prompt_messages", "assert_ids_equal",
-           "parse_problems", "call_or_refusal", "judged_by_injection", "JUDGED_BY", "lossy_reason", "REFUSAL_ERRORS"]
+           "parse_problems", "call_or_refusal", "benign_tail", "judged_by_injection", "JUDGED_BY", "lossy_reason", "REFUSAL_ERRORS"]
 
 
 def ids_of(tokens: Sequence[Sequence[Any]]) -> list[int]:
@@ -107,9 +107,36 @@ def judged_by_injection(literal: Sequence[int] | None, got: Sequence[int]) -> No
         pytest.skip(f"{JUDGED_BY} injection: the ids are the template's literal ids, where content text became special ids")
 
 
+def benign_tail(tok: Any, expected: Sequence[int], got: Sequence[int], stop_ids: Sequence[int]) -> str | None:
+    """Where ``got`` is ``expected`` without the template text after the final end-of-turn token
+    (Qwen's ``\n`` after the last ``<|im_end|>``), what it drops; else None. Such a difference
+    weighs 0 and conditions nothing a model samples: a benign finding, noted, never a failure
+    (README: the standard's decisions)."""
+    got, expected = list(got), list(expected)
+    if not got or len(got) >= len(expected) or expected[: len(got)] != got or got[-1] not in set(stop_ids):
+        return None
+    rest = expected[len(got):]
+    if any(i in set(stop_ids) for i in rest):
+        return None
+    special = frozenset(int(i) for i in tok.added_tokens_decoder)
+    if any(i in special for i in rest):
+        return None
+    return f"drops {tok.decode(rest)!r} after the final {tok.decode([got[-1]], skip_special_tokens=False)!r}"
+
+
 def assert_ids_equal(ctx: Any, case: Case, expected: Sequence[int], got: Sequence[int], what: str, call: str,
-                     literal: Sequence[int] | None = None) -> None:
+                     literal: Sequence[int] | None = None, benign_ok: bool = False) -> None:
+    """Fail with a reproduction where ``got`` differs from ``expected``. With ``benign_ok`` (a full
+    render or a supervised example), a difference after the final end-of-turn token only is
+    noted as benign instead."""
     if list(expected) != list(got):
+        if benign_ok:
+            note = benign_tail(ctx.tokenizer, expected, got, ctx.oracle_stop_ids)
+            if note:
+                from conformance.suite.evidence import record_note
+
+                record_note(f"{note} ({what})")
+                return
         judged_by_injection(literal, got)
         pytest.fail(f"{what} differs from the template\n{repro(ctx, case, call)}{token_diff(ctx.tokenizer, expected, got, what=what)}",
                     pytrace=False)

@@ -12,6 +12,7 @@ from conformance.protocol import TRAIN_ON, TRAIN_ON_TURNS, chosen_turns
 from conformance.suite.support import (
     JUDGED_BY,
     assert_ids_equal,
+    benign_tail,
     call_or_refusal,
     ids_of,
     judged_by_injection,
@@ -37,13 +38,15 @@ def test_supervised_weights_select_the_sampled_tokens(conformance_ctx, renderer,
     tail = ids_of(g.get("supervised_tail", {}).get("tokens", []))
     expected_ids = ids_of(g["full"]["tokens"]) + tail
     call = f"renderer.build_supervised_example(messages, tools=tools, train_on={train_on!r})"
-    if list(ex.ids) != expected_ids:
+    if list(ex.ids) != expected_ids and not benign_tail(conformance_ctx.tokenizer, expected_ids, ex.ids, conformance_ctx.oracle_stop_ids):
         _judged_elsewhere(conformance_ctx, renderer, case, g, list(ex.ids), tail)
-    assert_ids_equal(conformance_ctx, case, expected_ids, ex.ids, "supervised example ids", call)
+    # A benign difference (the template's text after the final end-of-turn token missing) is
+    # noted, and the weights are still judged on the ids the example has.
+    assert_ids_equal(conformance_ctx, case, expected_ids, ex.ids, "supervised example ids", call, benign_ok=True)
     assert len(ex.weights) == len(ex.ids), f"{len(ex.weights)} weights for {len(ex.ids)} ids"
     expected = set()
     for start, end in w["spans"]:
-        expected.update(range(start, end))
+        expected.update(range(start, min(end, len(ex.ids))))
     got = {i for i, x in enumerate(ex.weights) if x > 0}
     if got != expected:
         tok = conformance_ctx.tokenizer

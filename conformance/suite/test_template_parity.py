@@ -39,7 +39,7 @@ def test_full_conversation_matches_template(conformance_ctx, renderer, case):
         skip_template_fact("no full render", g["full"]["error"])
     got = call_or_refusal(g, lambda: renderer.render(case.messages_list(), tools=case.tools_list()).ids)
     assert_ids_equal(conformance_ctx, case, ids_of(g["full"]["tokens"]), got, "full conversation",
-                     "renderer.render(messages, tools=tools).ids", literal=g["full"].get("literal_ids"))
+                     "renderer.render(messages, tools=tools).ids", literal=g["full"].get("literal_ids"), benign_ok=True)
 
 
 def test_message_attribution_matches_template(conformance_ctx, renderer, case):

@@ -30,6 +30,8 @@ class Verdict:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)  # case ids, sorted, each once
+    findings: list[Any] = field(default_factory=list)  # conformance.suite.findings.Finding, failing tests grouped
+    notes: dict[str, list[str]] = field(default_factory=dict)  # benign finding -> the tests that noted it
 
     @property
     def certified(self) -> bool:
@@ -41,18 +43,27 @@ class Verdict:
 
     def to_json(self) -> dict[str, Any]:
         return {"verdict": self.label, "problems": self.problems, "refused": self.refused,
+                "findings": [f.to_json() for f in self.findings],
+                "notes": [{"class": "benign", "title": t, "tests": len(ts), "example": ts[0]} for t, ts in self.notes.items()],
                 "areas": {a: dict(c) for a, c in self.counts.items()}}
 
 
 def judge(records: Iterable[dict[str, Any]], capabilities: Any, variant: str = "") -> Verdict:
     """The verdict over ``records`` (``{"area", "outcome", "case", ...}``) of one variant."""
+    from conformance.suite.findings import group_findings
+
+    records = list(records)
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     refused: set[str] = set()
+    notes: dict[str, list[str]] = {}
     for r in records:
+        for note in r.get("notes", ()):
+            notes.setdefault(note, []).append(r["nodeid"])
         counts[r["area"]][r["outcome"]] += 1
         if r["outcome"] == "refused" and r.get("case"):
             refused.add(str(r["case"]))
-    v = Verdict(variant, {a: dict(c) for a, c in counts.items()}, refused=sorted(refused))
+    v = Verdict(variant, {a: dict(c) for a, c in counts.items()}, refused=sorted(refused), findings=group_findings(records),
+                notes=notes)
     known = [a.name for a in AREAS]
     for name in known + sorted(set(counts) - set(known)):
         c = counts.get(name, {})
