@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["Option", "OPTIONS", "RENDERER", "MODEL", "VARIANT", "ADAPTER", "XFAILS", "REPORT", "CASES", "EXAMPLES", "TIMEOUT",
-           "SHRINK_SECONDS", "ALL_VARIANTS", "value"]
+           "SHRINK_SECONDS", "INJECTION", "INJECTION_POLICIES", "ALL_VARIANTS", "value"]
 
 #: ``--conformance-variant all``: every variant of the model in one run, one verdict per variant.
 ALL_VARIANTS = "all"
@@ -61,7 +61,14 @@ SHRINK_SECONDS = Option("--conformance-shrink-seconds", "conformance_shrink_seco
                         "seconds hypothesis may spend shrinking one failing generated conversation "
                         "(always less than the test timeout)", default=20.0, type=float)
 
-OPTIONS: tuple[Option, ...] = (RENDERER, MODEL, VARIANT, ADAPTER, XFAILS, REPORT, CASES, EXAMPLES, TIMEOUT, SHRINK_SECONDS)
+INJECTION = Option("--conformance-injection", "conformance_injection", "CONFORMANCE_INJECTION",
+                   "what message content that spells a special token must become: text (the standard: content stays text) or "
+                   "literal (the ids of apply_chat_template(tokenize=True): content can forge role boundaries; the verdict says so)",
+                   default="text")
+INJECTION_POLICIES = ("text", "literal")
+
+OPTIONS: tuple[Option, ...] = (RENDERER, MODEL, VARIANT, ADAPTER, XFAILS, REPORT, CASES, EXAMPLES, TIMEOUT, SHRINK_SECONDS,
+                               INJECTION)
 
 
 def value(config: Any, opt: Option) -> Any:

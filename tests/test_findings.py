@@ -46,3 +46,17 @@ def test_a_signature_does_not_depend_on_the_case():
     b = record("multiturn-25-turns", 311, "<|im_end|>", "\n", "<|im_start|>")
     assert signature_of(a)[0] == signature_of(b)[0]
     assert len(group_findings([a, b])) == 1 and group_findings([a, b])[0].count == 2
+
+
+def test_an_hf_literal_renderer_is_certified_as_exactly_that_under_the_literal_policy(tmp_path, capsys, monkeypatch):
+    """A renderer that encodes content like apply_chat_template(tokenize=True) fails injection once
+    per case under the standard's text policy, and is certified as HF-literal under literal."""
+    run = certify(tmp_path, capsys, monkeypatch, "--renderer", "tests.mutants:SpecialTokensInUserText", *QWEN)
+    assert [f["class"] for f in run.report["findings"]] == ["security"]
+    literal = tmp_path / "literal"
+    literal.mkdir()
+    run = certify(literal, capsys, monkeypatch, "--renderer", "tests.mutants:SpecialTokensInUserText", *QWEN,
+                  "--conformance-injection", "literal")
+    assert run.report["verdict"] == "CERTIFIED" and run.report["injection"] == "literal", run.output[-3000:]
+    assert "verdict: CERTIFIED, HF-literal: message content can forge role boundaries" in run.output
+    assert not any(t["outcome"] == "passed" for t in run.report["tests"] if t["area"] == "injection")

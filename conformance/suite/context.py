@@ -23,7 +23,16 @@ class Context:
     raw: Any
     cases: list[Case]
     examples: int = 25
+    #: ``text`` (the standard) or ``literal``: what content spelling a special token must become
+    injection: str = "text"
     _goldens: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def expected_ids(self, side: dict[str, Any]) -> list[int]:
+        """A golden side's ids under the run's injection policy: the safe ids (content as text), or
+        under ``literal`` what ``apply_chat_template(tokenize=True)`` gives where that differs."""
+        if self.injection == "literal" and side.get("literal_ids") is not None:
+            return [int(i) for i in side["literal_ids"]]
+        return [int(t[0]) for t in side["tokens"]]
 
     @functools.cached_property
     def tokenizer(self) -> Any:

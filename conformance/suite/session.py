@@ -135,7 +135,11 @@ def _context(spec: str, entry: Any, variant: str | None, config: Any, cases: lis
         adapted = adapt(raw, O.value(config, O.ADAPTER), tokenizer=entry.tokenizer())
     except TypeError as e:
         raise SetupError(f"--renderer {spec!r}: {e}") from e
-    return Context(spec=spec, entry=entry, variant=entry.variant(name), renderer=adapted, raw=raw, cases=cases, examples=examples)
+    injection = O.value(config, O.INJECTION)
+    if injection not in O.INJECTION_POLICIES:
+        raise SetupError(f"{O.INJECTION.flag} must be one of {', '.join(O.INJECTION_POLICIES)}, not {injection!r}")
+    return Context(spec=spec, entry=entry, variant=entry.variant(name), renderer=adapted, raw=raw, cases=cases, examples=examples,
+                   injection=injection)
 
 
 class RendererTimeout(BaseException):
@@ -279,8 +283,8 @@ class SuitePlugin:
         self.records.append(record)
 
     def verdicts(self) -> list[Verdict]:
-        return [judge([r for r in self.records if r["variant"] == c.variant.name], c.renderer.capabilities, c.variant.name)
-                for c in self.contexts]
+        return [judge([r for r in self.records if r["variant"] == c.variant.name], c.renderer.capabilities, c.variant.name,
+                      literal=c.injection == "literal") for c in self.contexts]
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.config.option.collectonly:
@@ -340,6 +344,8 @@ class SuitePlugin:
             "metadata": metadata,
             "duration_s": round(time.time() - self.started, 2),
             "verdict": "CERTIFIED" if overall else "NOT CERTIFIED",
+            "verdict_label": verdicts[0].label if not self.multi else ("CERTIFIED" if overall else "NOT CERTIFIED"),
+            "injection": self.ctx.injection,
             "problems": [f"[{v.variant}] {p}" if self.multi else p for v in verdicts for p in v.problems],
             "refused": sorted({c for v in verdicts for c in v.refused}),
             "areas": areas,

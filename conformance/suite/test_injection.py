@@ -19,6 +19,7 @@ from hypothesis import given, reject, settings
 
 from conformance.cases import Case
 from conformance.strategies import PROFILE, as_case, conversations
+from conformance.suite.areas import CAPABILITY_SKIP
 from conformance.suite.support import REFUSAL_ERRORS, call_or_refusal, lossy_reason, prompt_messages, repro, require_case_capabilities
 
 _PLAIN = "\ue005"  # private use: plain text in no real conversation; the oracle uses \ue000-\ue004
@@ -61,8 +62,15 @@ def _render(renderer: Any, part: str, tools: Any) -> Any:
     return lambda msgs: renderer.render(msgs, tools=tools).ids
 
 
+def _policy(ctx):
+    if ctx.injection == "literal":
+        pytest.skip(f"{CAPABILITY_SKIP} injection (--conformance-injection literal: content may become special ids, as "
+                    "apply_chat_template(tokenize=True) makes it)")
+
+
 @pytest.mark.parametrize("part", ["prompt", "full"])
 def test_look_alike_text_never_becomes_a_special_token(conformance_ctx, renderer, look_alike_case, part):
+    _policy(conformance_ctx)
     case = look_alike_case
     require_case_capabilities(conformance_ctx, case)
     g = conformance_ctx.golden(case)
@@ -85,6 +93,7 @@ def test_generated_look_alikes_render_as_text(conformance_ctx):
     (``<|im_end|>``, ``[INST]`` ...): the renderer keeps every such spelling as text."""
     from conformance.suite.test_generated import hostile_shape_of, render_repro
 
+    _policy(conformance_ctx)
     r = conformance_ctx.renderer
     shape = hostile_shape_of(conformance_ctx)
 

@@ -16,6 +16,7 @@ from conformance.suite.support import (
     call_or_refusal,
     ids_of,
     judged_by_injection,
+    literal_positions_unknown,
     repro,
     require,
     require_case_capabilities,
@@ -32,11 +33,12 @@ def test_supervised_weights_select_the_sampled_tokens(conformance_ctx, renderer,
     require_case_capabilities(conformance_ctx, case)
     g = conformance_ctx.golden(case)
     w = g["weights"][train_on]
+    literal_positions_unknown(conformance_ctx, g)
     if w.get("error"):
         skip_template_fact(f"{train_on} weights are not derivable", w["error"])
     ex = call_or_refusal(g, lambda: renderer.build_supervised_example(case.messages_list(), tools=case.tools_list(), train_on=train_on))
     tail = ids_of(g.get("supervised_tail", {}).get("tokens", []))
-    expected_ids = ids_of(g["full"]["tokens"]) + tail
+    expected_ids = conformance_ctx.expected_ids(g["full"]) + tail
     call = f"renderer.build_supervised_example(messages, tools=tools, train_on={train_on!r})"
     if list(ex.ids) != expected_ids and not benign_tail(conformance_ctx.tokenizer, expected_ids, ex.ids, conformance_ctx.oracle_stop_ids):
         _judged_elsewhere(conformance_ctx, renderer, case, g, list(ex.ids), tail)

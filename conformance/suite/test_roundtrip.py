@@ -38,7 +38,7 @@ def _prompt_tail_judged_by_parity(ctx, case, g):
     Where the renderer's own prompt ends differently (Prime's gpt-oss prefills ``<|channel|>``),
     a completion after it starts differently too, so parsing the template's completion proves
     nothing; template_parity judges the prompt."""
-    want = ids_of(g["prompt"]["tokens"]) if not g["prompt"].get("error") else None
+    want = ctx.expected_ids(g["prompt"]) if not g["prompt"].get("error") else None
     if want is None:
         return
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from conformance.suite.support import (
     assert_ids_equal,
     call_or_refusal,
-    ids_of,
+    literal_positions_unknown,
     prompt_messages,
     repro,
     require,
@@ -23,7 +23,7 @@ def test_generation_prompt_matches_template(conformance_ctx, renderer, case):
     assert_ids_equal(
         conformance_ctx,
         case,
-        ids_of(g["prompt"]["tokens"]),
+        conformance_ctx.expected_ids(g["prompt"]),
         got,
         "generation prompt",
         "renderer.build_generation_prompt(messages[:-1] if messages[-1]['role'] == 'assistant' else messages, tools=tools)",
@@ -38,7 +38,7 @@ def test_full_conversation_matches_template(conformance_ctx, renderer, case):
     if g["full"].get("error"):
         skip_template_fact("no full render", g["full"]["error"])
     got = call_or_refusal(g, lambda: renderer.render(case.messages_list(), tools=case.tools_list()).ids)
-    assert_ids_equal(conformance_ctx, case, ids_of(g["full"]["tokens"]), got, "full conversation",
+    assert_ids_equal(conformance_ctx, case, conformance_ctx.expected_ids(g["full"]), got, "full conversation",
                      "renderer.render(messages, tools=tools).ids", literal=g["full"].get("literal_ids"), benign_ok=True)
 
 
@@ -52,6 +52,7 @@ def test_message_attribution_matches_template(conformance_ctx, renderer, case):
     g = conformance_ctx.golden(case)
     if g["full"].get("error"):
         skip_template_fact("no full render", g["full"]["error"])
+    literal_positions_unknown(conformance_ctx, g)
     att = g["full"]["attribution"]
     if att.get("error"):
         skip_template_fact("per-message attribution is not derivable", att["error"])
@@ -67,7 +68,7 @@ def test_message_attribution_matches_template(conformance_ctx, renderer, case):
         from conformance.suite.areas import CAPABILITY_SKIP
 
         pytest.skip(f"{CAPABILITY_SKIP} message attribution (render returns no message_indices)")
-    if list(rt.ids) != ids_of(g["full"]["tokens"]):
+    if list(rt.ids) != conformance_ctx.expected_ids(g["full"]):
         import pytest
 
         pytest.skip("ids differ from the template (test_full_conversation_matches_template reports it); attribution is judged on equal ids")

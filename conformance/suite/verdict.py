@@ -31,6 +31,7 @@ class Verdict:
     problems: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)  # case ids, sorted, each once
     findings: list[Any] = field(default_factory=list)  # conformance.suite.findings.Finding, failing tests grouped
+    literal: bool = False  # judged under --conformance-injection literal
     notes: dict[str, list[str]] = field(default_factory=dict)  # benign finding -> the tests that noted it
 
     @property
@@ -39,7 +40,9 @@ class Verdict:
 
     @property
     def label(self) -> str:
-        return "CERTIFIED" if self.certified else "NOT CERTIFIED"
+        if not self.certified:
+            return "NOT CERTIFIED"
+        return "CERTIFIED, HF-literal: message content can forge role boundaries" if self.literal else "CERTIFIED"
 
     def to_json(self) -> dict[str, Any]:
         return {"verdict": self.label, "problems": self.problems, "refused": self.refused,
@@ -48,7 +51,7 @@ class Verdict:
                 "areas": {a: dict(c) for a, c in self.counts.items()}}
 
 
-def judge(records: Iterable[dict[str, Any]], capabilities: Any, variant: str = "") -> Verdict:
+def judge(records: Iterable[dict[str, Any]], capabilities: Any, variant: str = "", *, literal: bool = False) -> Verdict:
     """The verdict over ``records`` (``{"area", "outcome", "case", ...}``) of one variant."""
     from conformance.suite.findings import group_findings
 
@@ -63,7 +66,7 @@ def judge(records: Iterable[dict[str, Any]], capabilities: Any, variant: str = "
         if r["outcome"] == "refused" and r.get("case"):
             refused.add(str(r["case"]))
     v = Verdict(variant, {a: dict(c) for a, c in counts.items()}, refused=sorted(refused), findings=group_findings(records),
-                notes=notes)
+                notes=notes, literal=literal)
     known = [a.name for a in AREAS]
     for name in known + sorted(set(counts) - set(known)):
         c = counts.get(name, {})
@@ -72,7 +75,7 @@ def judge(records: Iterable[dict[str, Any]], capabilities: Any, variant: str = "
             v.problems.append(f"{name}: {bad} failing")
     for a in AREAS:
         c = counts.get(a.name) or {}
-        claimed = a.capability is None or bool(getattr(capabilities, a.capability, True))
+        claimed = (a.capability is None or bool(getattr(capabilities, a.capability, True))) and not (literal and a.name == "injection")
         if claimed and c and not c.get("passed") and not c.get("xfailed") and not any(c.get(k) for k in FAILING):
             v.problems.append(f"{a.name}: nothing passed although the capability is claimed")
     return v
