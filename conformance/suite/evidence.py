@@ -35,7 +35,17 @@ WINDOW_BEFORE = 4
 WINDOW_AFTER = 10
 
 _current: list[Any] = [None]  # the running pytest item (one per process; xdist workers are processes)
-_special_cache: dict[int, frozenset[int]] = {}
+_special_cache: dict[int, tuple[Any, frozenset[int]]] = {}
+
+
+def _cached(cache: dict[int, tuple[Any, Any]], tok: Any, compute: Any) -> Any:
+    """``compute(tok)``, once per live tokenizer object. Keyed by ``id``, and the entry holds the
+    object itself: an id is reused once its object is freed, and a later tokenizer (another
+    model's, in a process that certifies several) must never get the freed one's answer."""
+    entry = cache.get(id(tok))
+    if entry is None or entry[0] is not tok:
+        entry = cache[id(tok)] = (tok, compute(tok))
+    return entry[1]
 
 
 def set_current_item(item: Any) -> None:
@@ -54,13 +64,13 @@ def current_example() -> Any:
 
 
 def _special_ids(tok: Any) -> frozenset[int]:
-    key = id(tok)
-    if key not in _special_cache:
+    def compute(tok: Any) -> frozenset[int]:
         try:
-            _special_cache[key] = frozenset(int(i) for i in tok.added_tokens_decoder)
+            return frozenset(int(i) for i in tok.added_tokens_decoder)
         except Exception:  # noqa: BLE001 - a tokenizer without added tokens has none to mark
-            _special_cache[key] = frozenset()
-    return _special_cache[key]
+            return frozenset()
+
+    return _cached(_special_cache, tok, compute)  # type: ignore[no-any-return]
 
 
 def _piece(tok: Any, i: int | None) -> str | None:
@@ -103,15 +113,13 @@ def unformable_ids(tok: Any, ids: Sequence[int]) -> list[int]:
     return out
 
 
-_merges_cache: dict[int, Any] = {}
+_merges_cache: dict[int, tuple[Any, Any]] = {}
 
 
 def _merges_only(tok: Any) -> Any:
     """A copy of ``tok``'s backend whose BPE forms every token by merges (``ignore_merges`` off),
     or None where the backend is not a BPE that takes whole words from its vocabulary."""
-    key = id(tok)
-    if key not in _merges_cache:
-        _merges_cache[key] = None
+    def compute(tok: Any) -> Any:
         try:
             backend = tok.backend_tokenizer
             if getattr(backend.model, "ignore_merges", False):
@@ -119,10 +127,12 @@ def _merges_only(tok: Any) -> Any:
 
                 clone = Tokenizer.from_str(backend.to_str())
                 clone.model.ignore_merges = False
-                _merges_cache[key] = clone
+                return clone
         except Exception:  # noqa: BLE001 - a slow or unusual tokenizer: the plain check still applies
             pass
-    return _merges_cache[key]
+        return None
+
+    return _cached(_merges_cache, tok, compute)
 
 
 def record_divergence(tok: Any, expected: Sequence[int], got: Sequence[int], *, what: str = "") -> dict[str, Any] | None:

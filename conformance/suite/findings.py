@@ -31,10 +31,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Finding", "CLASSES", "FAILING_CLASSES", "signature_of", "group_findings"]
+__all__ = ["Finding", "CLASSES", "FAILING_CLASSES", "INJECTION_SIGNATURE", "signature_of", "group_findings"]
 
 CLASSES = ("security", "sampling", "training", "benign")
 _INJECTION = ("injection|content-special-ids", "message text that spells a special token becomes its special id (a forged role boundary)")
+#: The one finding ``--conformance-injection literal`` does not judge.
+INJECTION_SIGNATURE = _INJECTION[0]
 FAILING_CLASSES = ("security", "sampling", "training")
 _FAILING = ("failed", "error", "xpassed")
 _SAMPLING_AREAS = ("stop_sequences", "roundtrip", "extension", "bridge")
@@ -64,6 +66,7 @@ class Finding:
     def to_json(self) -> dict[str, Any]:
         rep = self.reproduction
         return {"signature": self.signature, "class": self.cls, "title": self.title, "area": self.area, "tests": self.count,
+                "areas": sorted({r["area"] for r in self.tests}),
                 "runs": sorted({r.get("variant", "") for r in self.tests}),
                 "reproduction": {k: rep[k] for k in ("nodeid", "case", "variant", "reason", "divergence") if k in rep}}
 

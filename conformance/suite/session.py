@@ -142,6 +142,21 @@ def _context(spec: str, entry: Any, variant: str | None, config: Any, cases: lis
                    injection=injection)
 
 
+def raised_at(tb: Any) -> str:
+    """``path:line`` of the innermost frame of a traceback ("" for none).
+
+    Read from the raw traceback: an exception raised from a signal handler (the per-test timeout)
+    can leave an entry whose ``tb_lineno`` is None (CPython 3.11 reports no line for some
+    instructions), and pytest's ``TracebackEntry.lineno`` then raises ``TypeError``, which inside
+    a report hook ends the whole session as an internal error. The frame's own line stands in."""
+    if tb is None:
+        return ""
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    line = tb.tb_lineno if tb.tb_lineno is not None else tb.tb_frame.f_lineno
+    return f"{tb.tb_frame.f_code.co_filename}:{line if line is not None else '?'}"
+
+
 class RendererTimeout(BaseException):
     """A test ran longer than ``--conformance-timeout``: the renderer is too slow (a failure)."""
 
@@ -238,8 +253,7 @@ class SuitePlugin:
         excinfo = call.excinfo
         if not report.failed or excinfo is None or excinfo.errisinstance((AssertionError, pytest.fail.Exception)):
             return report
-        tb = excinfo.traceback[-1] if excinfo.traceback else None
-        where = f"{tb.path}:{tb.lineno + 1}" if tb is not None else ""
+        where = raised_at(excinfo.tb)
         signature = f"{excinfo.typename}: {str(excinfo.value)[:200]}"
         key = (signature, where)
         report.user_properties.append((EXCEPTION_PROPERTY, signature))

@@ -1,5 +1,8 @@
 """Extension property: a claimed "yes" holds on every multi-turn case (a break is a failure); a
-"no" is backed by a witness in the corpus (a false "no" is a warning)."""
+"no" is backed by a witness in the corpus (a false "no" is a warning).
+
+PYTEST_DONT_REWRITE: each assertion here states its own evidence (see :mod:`conformance.suite.support`).
+"""
 
 from __future__ import annotations
 

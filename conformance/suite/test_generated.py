@@ -11,6 +11,8 @@ Runs under the ``conformance`` hypothesis profile: derandomized (the same exampl
 so CI is reproducible), ``--conformance-examples`` examples per test. A failure shrinks to a
 minimal conversation and prints it as a Python literal with both id lists from the first
 divergence, decoded side by side.
+
+PYTEST_DONT_REWRITE: each assertion here states its own evidence (see :mod:`conformance.suite.support`).
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ compared with its own render of the same conversation where each spelled token i
 plain text, so the template structure it writes (right or wrong: template parity judges that)
 cancels out. A renderer that reproduces ``apply_chat_template(tokenize=True)`` (the HF-literal
 ids) fails here once per case, and nowhere else for it.
+
+PYTEST_DONT_REWRITE: each assertion here states its own evidence (see :mod:`conformance.suite.support`).
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """Pickle: the renderer round-trips through pickle, also into a freshly spawned process (how
-rollout workers receive it), and behaves identically afterwards."""
+rollout workers receive it), and behaves identically afterwards.
+
+PYTEST_DONT_REWRITE: each assertion here states its own evidence (see :mod:`conformance.suite.support`).
+"""
 
 from __future__ import annotations
 

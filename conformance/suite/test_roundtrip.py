@@ -1,5 +1,8 @@
 """Round trip: the golden completion parses back to the message; a clean stop is reported as such
-and the same ids without their stop token are not."""
+and the same ids without their stop token are not.
+
+PYTEST_DONT_REWRITE: each assertion here states its own evidence (see :mod:`conformance.suite.support`).
+"""
 
 from __future__ import annotations
 
@@ -75,4 +78,5 @@ def test_garbage_ids_do_not_raise(conformance_ctx, renderer):
     vocab = len(conformance_ctx.tokenizer)
     for ids in ([], [0], [vocab - 1] * 5, list(range(100, 140)), [10**9]):
         p = renderer.parse_response(ids)
-        assert p.termination != Termination.STOP_SEQUENCE or (ids and ids[-1] in renderer.stop_token_ids())
+        assert p.termination != Termination.STOP_SEQUENCE or (ids and ids[-1] in renderer.stop_token_ids()), (
+            f"parse_response({ids[:12]!r}{'...' if len(ids) > 12 else ''}) reports a clean stop, but the ids do not end with a stop id")

@@ -1,4 +1,7 @@
-"""Template parity: generation-prompt and full-conversation ids equal the goldens (safe ids)."""
+"""Template parity: generation-prompt and full-conversation ids equal the goldens (safe ids).
+
+PYTEST_DONT_REWRITE: each assertion here states its own evidence (see :mod:`conformance.suite.support`).
+"""
 
 from __future__ import annotations
 
