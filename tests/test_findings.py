@@ -24,6 +24,10 @@ def test_two_planted_defects_over_many_cases_are_exactly_two_findings(tmp_path, 
     assert "'<|im_start|>' where the template has '\\n' after '<|im_end|>'" in seam["title"]
     assert seam["reproduction"]["nodeid"].startswith("test_") and "reason" in seam["reproduction"]
     assert "findings (2)" in run.output and "[security] message text that spells a special token" in run.output
+    from conformance.report.findings import literal_verdict
+    from conformance.report.results import compact_run
+
+    assert literal_verdict(compact_run(run.report)) == "not_certified"  # the seam still fails it under literal
 
 
 def test_a_benign_difference_is_a_note_on_a_certified_run(tmp_path, capsys, monkeypatch):
@@ -53,6 +57,11 @@ def test_an_hf_literal_renderer_is_certified_as_exactly_that_under_the_literal_p
     per case under the standard's text policy, and is certified as HF-literal under literal."""
     run = certify(tmp_path, capsys, monkeypatch, "--renderer", "tests.mutants:SpecialTokensInUserText", *QWEN)
     assert [f["class"] for f in run.report["findings"]] == ["security"]
+    # the report's HF-literal column is derived from this run; the real literal run below agrees
+    from conformance.report.findings import literal_verdict
+    from conformance.report.results import compact_run
+
+    assert literal_verdict(compact_run(run.report)) == "certified_literal"
     literal = tmp_path / "literal"
     literal.mkdir()
     run = certify(literal, capsys, monkeypatch, "--renderer", "tests.mutants:SpecialTokensInUserText", *QWEN,

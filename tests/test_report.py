@@ -83,6 +83,10 @@ def test_passing_and_failing_runs_render_to_the_expected_matrix(fixture_runs):
     # the failing cell carries counts and links to its details
     cell = mut.cells[(MODEL, "template_parity")]
     assert cell.counts.get("failed", 0) >= 1 and cell.anchor == cell_id("mutant", MODEL, "thinking", "template_parity")
+    # a cell shows root causes, not test counts (those are its title), and each row its verdicts
+    assert cell.label == "1 finding" and "after '<|im_end|>'" in cell.findings[0] and "/" in cell.tests
+    assert ref.cells[(MODEL, "template_parity")].label == "ok"
+    assert (ref.verdicts[MODEL], mut.verdicts[MODEL], rows[("mutant", "default")].verdicts[MODEL]) == ("certified", "not_certified", "none")
 
 
 def test_failures_keep_the_first_divergence_as_data(fixture_runs):
@@ -128,6 +132,24 @@ def test_comparison_lists_new_failures_fixed_and_status_changes(fixture_runs):
     assert {"run": key, "nodeid": gone} in ch["fixed"]
     assert {"run": "mutant openai/gpt-oss-20b [reasoning_low]", "from": "config_error", "to": "certified"} in ch["status_changes"]
     assert compare(old, old)["new_failures"] == [] and compare(old, old)["fixed"] == []
+
+
+def test_changes_are_new_and_fixed_findings(fixture_runs):
+    old = _results(fixture_runs, date="2026-12-01")
+    new = copy.deepcopy(old)
+    mut = next(r for r in new["runs"] if r["implementation"] == "mutant" and r["model"] == MODEL)
+    (seam,) = mut["findings"]
+    mut["findings"] = [{**seam, "signature": "stop|other", "title": "a new behaviour", "class": "sampling"}]
+    ch = compare(new, old)
+    assert ch["new_findings"] == [{"implementation": "mutant", "class": "sampling", "title": "a new behaviour", "signature": "stop|other"}]
+    assert [(f["implementation"], f["title"]) for f in ch["fixed_findings"]] == [("mutant", seam["title"])]
+    assert compare(old, old)["new_findings"] == [] == compare(old, old)["fixed_findings"]
+    # a report from before findings existed is not read as "every finding is new"
+    for r in old["runs"]:
+        r.pop("findings", None)
+    assert compare(new, old)["new_findings"] == [] and "mutant" in compare(new, old)["not_compared"]
+    md, html = render_markdown({**new, "changes": ch}), render_html({**new, "changes": ch})
+    assert "new finding: mutant: **sampling** a new behaviour" in md and "Fixed findings (1)" in html
 
 
 def test_write_report_points_latest_and_finds_the_previous(fixture_runs, tmp_path):
@@ -315,6 +337,7 @@ def test_findings_lead_the_report_and_become_bug_reports(fixture_runs, tmp_path)
     assert "reference" not in found or not [f for f in found["reference"] if f["class"] != "benign"]
     (seam,) = [f for f in found["mutant"] if f["class"] != "benign"]
     assert seam["class"] == "training" and "after '<|im_end|>'" in seam["title"] and seam["reproduction"]["nodeid"]
+    assert seam["certifies"] == [f"{MODEL} [thinking]"]  # its only finding: fixing it certifies that run
     md = render_markdown(results)
     assert "## Findings" in md and "mutant: 1 finding(s)" in md and md.index("## Findings") < md.index("## Changes")
     folder = write_report(results, tmp_path / "reports")

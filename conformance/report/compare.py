@@ -1,4 +1,8 @@
-"""What changed since the previous report: new failures, fixed tests, runs whose status moved.
+"""What changed since the previous report: new and fixed findings, runs whose status moved, and
+the failing tests behind them.
+
+A finding is *new* when an implementation's report holds its signature now and did not before;
+*fixed* the other way round (``conformance.report.findings.finding_changes``).
 
 A test is a *new failure* when it fails now and its run (same implementation, model, variant)
 existed before without it failing; *fixed* when it failed before and its run now exists without
@@ -10,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from conformance.report.findings import finding_changes
+
 __all__ = ["compare", "run_key"]
 
 _RAN = ("certified", "not_certified")
@@ -20,7 +26,7 @@ def run_key(run: dict[str, Any]) -> str:
 
 
 def compare(current: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
-    out: dict[str, Any] = {"previous": None, "new_failures": [], "fixed": [], "status_changes": []}
+    out: dict[str, Any] = {"previous": None, "new_failures": [], "fixed": [], "status_changes": [], **finding_changes(current, previous)}
     if previous is None:
         return out
     out["previous"] = previous.get("date")

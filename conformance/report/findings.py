@@ -14,7 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["implementation_findings", "issue_markdown", "STANDARD_DECISIONS"]
+from conformance.suite.findings import FAILING_CLASSES, INJECTION_SIGNATURE
+
+__all__ = ["implementation_findings", "issue_markdown", "STANDARD_DECISIONS", "failing_signatures", "literal_verdict",
+           "finding_changes"]
 
 _CLASS_ORDER = ("security", "sampling", "training", "benign")
 
@@ -34,17 +37,42 @@ def _decision(signature: str) -> str:
     return next((why for frag, why in STANDARD_DECISIONS.items() if frag in signature), "")
 
 
+def failing_signatures(run: dict[str, Any]) -> set[str]:
+    """The signatures of a run's findings that fail it (security, sampling, training)."""
+    return {f["signature"] for f in run.get("findings", []) if f["class"] in FAILING_CLASSES}
+
+
+def literal_verdict(run: dict[str, Any]) -> str:
+    """The run's verdict had the implementation stated ``--conformance-injection literal``:
+    ``certified``, ``certified_literal`` or ``not_certified`` ("" for a run that did not certify).
+
+    Derived from the same run, not a second one: the literal policy judges exactly what the text
+    policy judges but the role-boundary injection finding (look-alike cases whose ids are the
+    template's literal ids are skipped under both, as judged by injection), so the run is certified
+    under it when that finding is its only failing one. ``tests/test_findings.py`` checks the
+    derivation against a real literal run."""
+    if run.get("status") == "certified":
+        return "certified"
+    if run.get("status") != "not_certified" or "findings" not in run:
+        return ""
+    return "certified_literal" if failing_signatures(run) == {INJECTION_SIGNATURE} else "not_certified"
+
+
 def implementation_findings(results: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """Implementation -> its findings (failing classes first, most tests first), each with the
-    runs it appears in and the smallest reproduction over all of them; notes come last."""
+    runs it appears in, the runs fixing it alone would certify (``certifies``: it is their only
+    failing finding), and the smallest reproduction over all of them; notes come last."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for run in results.get("runs", []):
         impl = run["implementation"]
         key = f"{run['model']} [{run['variant']}]"
+        only = failing_signatures(run)
         for f in run.get("findings", []) + [{**n, "signature": f"note|{n['title']}", "area": ""} for n in run.get("notes", [])]:
             agg = out.setdefault(impl, {}).setdefault(f["signature"], {
                 "signature": f["signature"], "class": f["class"], "title": f["title"], "area": f.get("area", ""),
-                "tests": 0, "runs": [], "reproduction": None, "decision": _decision(f["signature"])})
+                "tests": 0, "runs": [], "certifies": [], "reproduction": None, "decision": _decision(f["signature"])})
+            if only == {f["signature"]}:
+                agg["certifies"].append(key)
             agg["tests"] += int(f["tests"])
             agg["runs"].append(key)
             rep = f.get("reproduction")
@@ -55,6 +83,28 @@ def implementation_findings(results: dict[str, Any]) -> dict[str, list[dict[str,
     return {impl: sorted(({k: v for k, v in f.items() if k != "_size"} for f in found.values()),
                          key=lambda f: (_CLASS_ORDER.index(f["class"]), -f["tests"], f["title"]))
             for impl, found in out.items()}
+
+
+def finding_changes(current: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
+    """New and fixed findings per implementation since ``previous`` (by signature). An
+    implementation is compared only where both reports hold findings for it (reports before
+    findings existed carry none): ``not_compared`` names the others."""
+    out: dict[str, Any] = {"new_findings": [], "fixed_findings": [], "not_compared": []}
+    if previous is None:
+        return out
+    now, then = implementation_findings(current), implementation_findings(previous)
+    had = {r["implementation"] for r in previous.get("runs", []) if "findings" in r}
+    for impl in sorted(set(now) | {r["implementation"] for r in current.get("runs", [])}):
+        if impl not in had:
+            out["not_compared"].append(impl)
+            continue
+        a = {f["signature"]: f for f in now.get(impl, [])}
+        b = {f["signature"]: f for f in then.get(impl, [])}
+        out["new_findings"] += [{"implementation": impl, "class": a[k]["class"], "title": a[k]["title"], "signature": k}
+                                for k in a if k not in b]
+        out["fixed_findings"] += [{"implementation": impl, "class": b[k]["class"], "title": b[k]["title"], "signature": k}
+                                  for k in b if k not in a]
+    return out
 
 
 def issue_markdown(impl: str, finding: dict[str, Any], results: dict[str, Any]) -> str:

@@ -1,10 +1,11 @@
 """The report's matrix as data, shared by the HTML and Markdown pages.
 
-Rows are implementation x variant, columns model x check area. A cell holds that run's counts for
-that area, or says why there is no run: ``not_served``, ``config_error``, ``not_installed``,
-``crashed``, or ``none`` (the model has no such variant). Its ``state`` decides the colour:
-``fail`` (something failed), ``pass`` (something passed, nothing failed), ``skip`` (everything
-skipped), ``xfail``, or the run status.
+Rows are implementation x variant, columns model x (verdict, check areas). An area cell shows the
+run's findings in that area (root causes, not test counts: those are in its title), or says why
+there is no run: ``not_served``, ``config_error``, ``not_installed``, ``crashed``, or ``none`` (the
+model has no such variant). Its ``state`` decides the colour: ``fail`` (something failed),
+``pass`` (something passed, nothing failed), ``skip`` (everything skipped), ``xfail``, or the run
+status. A run's verdict cell is its status.
 """
 
 from __future__ import annotations
@@ -25,14 +26,24 @@ class Cell:
     counts: dict[str, int] = field(default_factory=dict)
     message: str = ""
     anchor: str = ""  # id of the failure details for a failing cell
+    findings: list[str] = field(default_factory=list)  # titles of the run's failing findings in this area
+
+    @property
+    def tests(self) -> str:
+        """passed/failed/skipped tests (and xfailed), for the cell's title."""
+        c = self.counts
+        failed = sum(c.get(k, 0) for k in _FAILING)
+        text = f"{c.get('passed', 0)}/{failed}/{c.get('skipped', 0)}"
+        return text + (f"/{c['xfailed']}x" if c.get("xfailed") else "")
 
     @property
     def label(self) -> str:
-        if self.state in ("pass", "fail", "skip", "xfail"):
-            c = self.counts
-            failed = sum(c.get(k, 0) for k in _FAILING)
-            text = f"{c.get('passed', 0)}/{failed}/{c.get('skipped', 0)}"
-            return text + (f"/{c['xfailed']}x" if c.get("xfailed") else "")
+        if self.state == "fail":
+            # A run from before findings existed has failures but no findings: its test count.
+            n = len(self.findings)
+            return f"{n} finding{'s' if n != 1 else ''}" if n else f"{sum(self.counts.get(k, 0) for k in _FAILING)} tests"
+        if self.state in ("pass", "skip", "xfail"):
+            return {"pass": "ok", "skip": "skip", "xfail": "xfail"}[self.state]
         return {"none": "", "not_served": "n/s", "config_error": "config", "not_installed": "n/i", "crashed": "crash",
                 "absent": "-"}.get(self.state, self.state)
 
@@ -42,6 +53,7 @@ class Row:
     implementation: str
     variant: str
     cells: dict[tuple[str, str], Cell]  # (model, area) -> cell
+    verdicts: dict[str, str] = field(default_factory=dict)  # model -> run status ("none": no such run)
 
 
 @dataclass
@@ -74,7 +86,8 @@ def _area_cell(run: dict[str, Any], area: str) -> Cell:
     reasons = run.get("skips", {}).get(area, {})
     message = "; ".join(f"{n}x {r}" for r, n in list(reasons.items())[:3]) if state == "skip" else ""
     anchor = cell_id(run["implementation"], run["model"], run["variant"], area) if state == "fail" else ""
-    return Cell(state, c, message, anchor)
+    found = [f["title"] for f in run.get("findings", []) if f["class"] != "benign" and area in f.get("areas", [f.get("area")])]
+    return Cell(state, c, message, anchor, found)
 
 
 def build_matrix(results: dict[str, Any]) -> Matrix:
@@ -89,10 +102,11 @@ def build_matrix(results: dict[str, Any]) -> Matrix:
     by_key = {(r["implementation"], r["variant"], r["model"]): r for r in runs}
     rows = []
     for impl, variant in row_keys:
-        cells = {}
+        cells, verdicts = {}, {}
         for m in models:
             run = by_key.get((impl, variant, m))
+            verdicts[m] = run["status"] if run else "none"
             for area in AREAS:
                 cells[(m, area)] = _area_cell(run, area) if run else Cell("none")
-        rows.append(Row(impl, variant, cells))
+        rows.append(Row(impl, variant, cells, verdicts))
     return Matrix(models, AREAS, rows)

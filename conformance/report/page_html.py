@@ -12,6 +12,7 @@ from html import escape
 from typing import Any
 
 from conformance.report.compare import run_key
+from conformance.report.findings import failing_signatures, implementation_findings, literal_verdict
 from conformance.report.matrix import AREAS, Matrix, build_matrix, cell_id
 from conformance.suite.areas import AREAS as AREA_TABLE
 
@@ -26,8 +27,8 @@ h1{font-size:1.5em;margin:.8em 0 .2em}h2{font-size:1.2em;margin:1.4em 0 .4em;bor
 .cls-security{color:#a40e26}.cls-training{color:#9a6700}.cls-sampling{color:#0550ae}.cls-benign{color:#57606a}.meta code{font-size:.9em}
 table{border-collapse:collapse}td,th{border:1px solid #d0d7de;padding:2px 5px;text-align:center;white-space:nowrap}
 .scroll{overflow-x:auto;max-width:100%}
-#matrix th.row{position:sticky;left:0;background:#f6f8fa;text-align:left;z-index:1}
-#matrix thead th{background:#f6f8fa;font-weight:600}#matrix td{font:12px ui-monospace,monospace;min-width:3.2em}
+#matrix th.row{background:#f6f8fa;text-align:left;min-width:16em}#matrix h3{font-size:1em;margin:.8em 0 .2em}
+#matrix thead th{background:#f6f8fa;font-weight:600}#matrix td{font:12px ui-monospace,monospace;min-width:4.5em}
 .pass{background:#aceebb}.fail{background:#ffaba8}.skip{background:#eaeef2;color:#57606a}.xfail{background:#fff1a8}
 .not_served,.none,.absent{background:#f6f8fa;color:#8c959f}.config_error,.not_installed{background:#ffd8a8}.crashed{background:#e5534b;color:#fff}
 td.fail a{color:#82071e;font-weight:700;text-decoration:none;display:block}
@@ -102,7 +103,17 @@ def _change_list(results: dict[str, Any]) -> str:
     if not ch.get("previous"):
         return "<h2>Changes</h2><p>No previous report to compare with.</p>"
     parts = [f"<h2>Changes since {escape(ch['previous'])}</h2>"]
-    for key, title in (("new_failures", "New failures"), ("fixed", "Fixed"), ("status_changes", "Status changes")):
+    for key, title in (("new_findings", "New findings"), ("fixed_findings", "Fixed findings")):
+        items = ch.get(key, [])
+        parts.append(f"<h3>{title} ({len(items)})</h3>")
+        if items:
+            parts.append('<ul class="changes">' + "".join(
+                f"<li>{escape(i['implementation'])}: <b class='cls-{escape(i['class'])}'>{escape(i['class'])}</b> "
+                f"{escape(i['title'])}</li>" for i in items) + "</ul>")
+    if ch.get("not_compared"):
+        parts.append(f"<p class=meta>Not compared by finding (the previous report has no findings for them): "
+                     f"{escape(', '.join(ch['not_compared']))}.</p>")
+    for key, title in (("status_changes", "Status changes"), ("new_failures", "Newly failing tests"), ("fixed", "Fixed tests")):
         items = ch.get(key, [])
         parts.append(f"<h3>{title} ({len(items)})</h3>")
         if items:
@@ -127,8 +138,10 @@ def _overview(results: dict[str, Any], matrix: Matrix) -> str:
             rs = [r for r in runs if r["implementation"] == impl and r["model"] == m]
             lines = []
             for r in rs:
-                n = len(r.get("findings", []))
+                n = len(failing_signatures(r))
                 extra = f" ({n} finding{'s' if n != 1 else ''})" if r["status"] == "not_certified" and "findings" in r else ""
+                if literal_verdict(r) == "certified_literal":
+                    extra += ' <span title="the verdict under --conformance-injection literal">&middot; HF-literal: CERTIFIED</span>'
                 cls = {"certified": "pass", "not_certified": "fail"}.get(r["status"], r["status"])
                 lines.append(f'<div class="{escape(cls)}" title="{escape(r.get("message", ""))}">{escape(r["variant"])}: '
                              f'{escape(r["status"].replace("_", " "))}{extra}</div>')
@@ -137,29 +150,39 @@ def _overview(results: dict[str, Any], matrix: Matrix) -> str:
     return f'<h2>Overview</h2><div class="scroll"><table id="overview">{head}{"".join(body)}</table></div>'
 
 
+_VERDICT = {"certified": ("pass", "CERTIFIED"), "not_certified": ("fail", "not certified"), "none": ("none", "")}
+
+
 def _matrix(matrix: Matrix) -> str:
-    top = '<tr><th class="row" rowspan="2">implementation / variant</th>' + "".join(
-        f'<th colspan="{len(matrix.areas)}">{escape(m)}</th>' for m in matrix.models) + "</tr>"
-    sub = "<tr>" + "".join(f'<th title="{a}">{AREA_ABBREVIATIONS.get(a, a)}</th>' for _ in matrix.models for a in matrix.areas) + "</tr>"
-    body = []
-    for row in matrix.rows:
-        tds = []
-        for m in matrix.models:
+    """A table per model (so each fits the width): a row per implementation x variant, its verdict,
+    then its findings per area."""
+    tables = []
+    head = '<tr><th class="row">implementation / variant</th><th>verdict</th>' + "".join(
+        f'<th title="{a}">{AREA_ABBREVIATIONS.get(a, a)}</th>' for a in matrix.areas) + "</tr>"
+    for m in matrix.models:
+        body = []
+        for row in matrix.rows:
+            status = row.verdicts.get(m, "none")
+            if status == "none":
+                continue
+            vcls, vtext = _VERDICT.get(status, (status, status.replace("_", " ")))
+            tds = [f'<td class="{vcls}">{escape(vtext)}</td>']
             for a in matrix.areas:
                 c = row.cells[(m, a)]
-                title = escape(f"{m} / {a}: {c.message or c.state}")
+                what = "; ".join(c.findings) or c.message or c.state
+                title = escape(f"{m} / {a}: {what}" + (f" (tests passed/failed/skipped: {c.tests})" if c.counts else ""))
                 label = escape(c.label)
                 inner = f'<a href="#{c.anchor}">{label}</a>' if c.anchor else label
                 tds.append(f'<td class="{c.state}" title="{title}">{inner}</td>')
-        body.append(f'<tr><th class="row">{escape(row.implementation)} / {escape(row.variant)}</th>{"".join(tds)}</tr>')
-    legend = ('<p class="legend">cells: passed/failed/skipped tests of that area. '
-              '<span class="pass">pass</span><span class="fail">fail</span><span class="skip">all skipped</span>'
+            body.append(f'<tr><th class="row">{escape(row.implementation)} / {escape(row.variant)}</th>{"".join(tds)}</tr>')
+        tables.append(f'<h3>{escape(m)}</h3><table class="matrix"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>')
+    legend = ('<p class="legend">cells: the run&rsquo;s findings in that area (hover for their titles and the test counts). '
+              '<span class="pass">ok</span><span class="fail">findings</span><span class="skip">all skipped</span>'
               '<span class="xfail">xfail</span><span class="not_served">n/s: not served</span>'
               '<span class="config_error">config: configuration error</span><span class="not_installed">n/i: not installed</span>'
-              '<span class="crashed">crash</span>; a blank cell: the model has no such variant.</p>')
-    table = f'<table id="matrix"><thead>{top}{sub}</thead><tbody>{"".join(body)}</tbody></table>'
-    return (f'<details id="matrix-section"><summary><b>Matrix</b>: every area of every run, tests passed/failed/skipped'
-            f'</summary>{legend}<div class="scroll">{table}</div></details>')
+              '<span class="crashed">crash</span></p>')
+    return (f'<details id="matrix-section"><summary><b>Matrix</b>: every area of every run, per model'
+            f'</summary>{legend}<div id="matrix">{"".join(tables)}</div></details>')
 
 
 def _failures(results: dict[str, Any]) -> str:
@@ -205,8 +228,6 @@ def render_html(results: dict[str, Any]) -> str:
 
 def _findings(results: dict[str, Any]) -> str:
     """Each implementation's findings (root causes), worst class first: what a reader came for."""
-    from conformance.report.findings import implementation_findings
-
     parts = ["<h2 id=findings>Findings</h2><p class=meta>Failing tests grouped into root causes (one signature of the "
              "first divergence, whatever the case); benign notes change nothing a model sees or trains on.</p>"]
     for impl, found in implementation_findings(results).items():
@@ -215,8 +236,9 @@ def _findings(results: dict[str, Any]) -> str:
         for f in found:
             rep = f.get("reproduction") or {}
             eg = f" <span class=meta>e.g. {escape(rep.get('run', ''))} <code>{escape(rep.get('nodeid', ''))}</code></span>" if rep else ""
+            fixes = (f"; fixing it alone certifies {len(f['certifies'])} run(s)" if f.get("certifies") else "")
             items.append(f"<li><b class='cls-{escape(f['class'])}'>{escape(f['class'])}</b> {escape(f['title'])}: "
-                         f"{f['tests']} test(s) in {len(f['runs'])} run(s){eg}</li>")
+                         f"{f['tests']} test(s) in {len(f['runs'])} run(s){escape(fixes)}{eg}</li>")
         parts.append(f"<details{' open' if failing else ''}><summary><b>{escape(impl)}</b>: {failing} finding(s), "
                      f"{len(found) - failing} note(s)</summary><ol>{''.join(items)}</ol></details>")
     return "".join(parts)

@@ -7,12 +7,22 @@ from __future__ import annotations
 from typing import Any
 
 from conformance.report.compare import run_key
+from conformance.report.findings import failing_signatures, implementation_findings, literal_verdict
 from conformance.report.matrix import AREAS, build_matrix
 
 __all__ = ["render_markdown"]
 
 _SHORT = {"certified": "CERTIFIED", "not_certified": "not certified", "config_error": "config error", "not_served": "n/s",
           "not_installed": "not installed", "crashed": "crashed"}
+
+
+def _verdict(run: dict[str, Any]) -> str:
+    text = _SHORT.get(run["status"], run["status"])
+    if run["status"] == "not_certified" and "findings" in run:
+        text += f" ({len(failing_signatures(run))})"
+    if literal_verdict(run) == "certified_literal":
+        text += ", HF-literal: CERTIFIED"
+    return text
 
 
 def render_markdown(results: dict[str, Any]) -> str:
@@ -28,9 +38,10 @@ def render_markdown(results: dict[str, Any]) -> str:
         cells = []
         for m in matrix.models:
             rs = [r for r in runs if r["implementation"] == impl and r["model"] == m]
-            cells.append("<br>".join(f"{r['variant']}: {_SHORT.get(r['status'], r['status'])}" for r in rs))
+            cells.append("<br>".join(f"{r['variant']}: {_verdict(r)}" for r in rs))
         lines.append(f"| {impl} | " + " | ".join(cells) + " |")
-    from conformance.report.findings import implementation_findings
+    lines += ["", "A run's findings are counted in brackets; *HF-literal: CERTIFIED* is its verdict under "
+              "`--conformance-injection literal` where that differs.", ""]
 
     lines += ["", "## Findings", "",
               "Failing tests grouped into root causes (one signature of the first divergence, whatever the case), "
@@ -43,15 +54,24 @@ def render_markdown(results: dict[str, Any]) -> str:
         for f in found:
             rep = f.get("reproduction") or {}
             where = f"; e.g. {rep.get('run', '')} `{rep.get('nodeid', '')}`" if rep else ""
-            lines.append(f"- **{f['class']}** {f['title']}: {f['tests']} test(s) in {len(f['runs'])} run(s){where}")
+            fixes = f"; fixing it alone certifies {len(f['certifies'])} run(s)" if f.get("certifies") else ""
+            lines.append(f"- **{f['class']}** {f['title']}: {f['tests']} test(s) in {len(f['runs'])} run(s){fixes}{where}")
         lines.append("")
     ch = results.get("changes") or {}
     lines += ["", "## Changes", ""]
     if not ch.get("previous"):
         lines.append("No previous report to compare with.")
     else:
-        lines.append(f"Since {ch['previous']}: {len(ch.get('new_failures', []))} new failures, {len(ch.get('fixed', []))} fixed, "
-                     f"{len(ch.get('status_changes', []))} status changes.")
+        lines.append(f"Since {ch['previous']}: {len(ch.get('new_findings', []))} new findings, "
+                     f"{len(ch.get('fixed_findings', []))} fixed findings, {len(ch.get('status_changes', []))} status changes "
+                     f"({len(ch.get('new_failures', []))} newly failing tests, {len(ch.get('fixed', []))} fixed tests).")
+        if ch.get("not_compared"):
+            lines.append(f"Not compared by finding (the previous report has none for them): {', '.join(ch['not_compared'])}.")
+        lines.append("")
+        for i in ch.get("new_findings", []):
+            lines.append(f"- new finding: {i['implementation']}: **{i['class']}** {i['title']}")
+        for i in ch.get("fixed_findings", []):
+            lines.append(f"- fixed finding: {i['implementation']}: **{i['class']}** {i['title']}")
         for i in ch.get("status_changes", [])[:50]:
             lines.append(f"- {i['run']}: {i['from']} -> {i['to']}")
         for i in ch.get("new_failures", [])[:50]:
