@@ -20,7 +20,8 @@ from typing import Any
 from conformance.errors import ConformanceError
 from conformance.registry import ModelEntry, Variant, get_model
 
-__all__ = ["prime", "tinker", "tml", "PeerMismatchError", "PRIME_CONFIGS", "TINKER_NAMES", "TML_RENDERERS", "PEERS", "serves"]
+__all__ = ["prime", "tinker", "tml", "construction_source", "PeerMismatchError", "PRIME_CONFIGS", "TINKER_NAMES", "TML_RENDERERS",
+           "PEERS", "serves"]
 
 
 class PeerMismatchError(ConformanceError):
@@ -251,3 +252,32 @@ def tml(tokenizer: Any, model_id: str | None = None, variant: str | None = None)
                 + (f" (end-of-turn tokens {bad_specials})" if bad_specials else " (canary text)")
             )
     return r
+
+
+def construction_source(peer: str, model_id: str, variant: str) -> str:
+    """Python source that builds ``renderer`` with the library alone, exactly as the factory above
+    does (given ``tok``, the model's ``transformers`` tokenizer): what a finding's reproduction
+    script runs. Raises :class:`PeerMismatchError` where the peer does not serve the pair."""
+    entry, v = _resolve(model_id, variant)
+    why = serves(peer, entry, v.name)
+    if why:
+        raise PeerMismatchError(why)
+    if peer == "prime":
+        cls_name = PRIME_CONFIGS.get(entry.model_id) or PRIME_CONFIGS.get(entry.family)
+        kwargs = dict(v.template_kwargs)
+        if "conversation_start_date" in _PRIME_FIELDS.get(str(cls_name), set()):
+            kwargs["conversation_start_date"] = entry.pinned_date
+        return f"import renderers as R\n\nrenderer = R.create_renderer(tok, R.{cls_name}(**{kwargs!r}))\n"
+    if peer == "tinker":
+        name = _lookup(TINKER_NAMES, entry, v)
+        date = (f"if hasattr(renderer, 'current_date'):  # the date the goldens pin (the renderer would write today's)\n"
+                f"    renderer.current_date = {entry.pinned_date!r}\n")
+        return f"from tinker_cookbook.renderers import get_renderer\n\nrenderer = get_renderer({name!r}, tok)\n{date}"
+    cls_name, how = _lookup(TML_RENDERERS, entry, v)
+    kwargs_src = f"current_date={entry.pinned_date!r}" if entry.family == "gpt-oss" else ""
+    if "=" in how:
+        key, _, value = how.partition("=")
+        ctor = f"T.{cls_name}({key}={value == 'True'}{', ' + kwargs_src if kwargs_src else ''})"
+    else:
+        ctor = f"T.{cls_name}.{how}({kwargs_src})" if how else f"T.{cls_name}({kwargs_src})"
+    return f"from tml_renderers import renderers as T\n\nrenderer = {ctor}  # its tokenizer is built in\n"

@@ -225,3 +225,42 @@ def test_tml_serves_no_qwen36():
 
     assert "no renderer for Qwen/Qwen3.6-35B-A3B" in serves("tml", get_model("Qwen/Qwen3.6-35B-A3B"), "thinking")
     assert serves("tml", get_model("Qwen/Qwen3.5-9B"), "thinking") is None
+
+
+# ---- a finding's reproduction script calls the library as the adapter does ----------------------
+@pytest.mark.parametrize("peer, library, train_on", [
+    ("prime", "renderers", "all_assistant_messages"),
+    ("tinker", "tinker_cookbook", "all_assistant_messages"),
+    ("tml", "tml_renderers", "last_assistant_message"),
+])
+def test_a_reproduction_script_gets_the_ids_the_adapter_gets(peer, library, train_on, monkeypatch):
+    """The script ``conformance report findings`` writes (library and transformers alone) computes
+    the same generation prompt and supervised example as the adapter, on a case with tool calls."""
+    pytest.importorskip(library, reason=f"{library} not installed here (`nox -s peers` runs it in its own environment)")
+    import sys
+
+    from conformance.report.reproduce import reproduction_script
+    from conformance.snapshots import load_snapshot
+
+    case = CASES["tools-single-call-with-response"]
+    raw, adapted = _peer(peer, QWEN.model_id, "thinking")
+    monkeypatch.setattr(sys, "argv", ["repro.py", str(load_snapshot("Qwen__Qwen3-8B").path)])
+    for test, kind in (("test_template_parity.py::test_generation_prompt_matches_template", "prompt"),
+                       ("test_loss_weights.py::test_supervised_weights_select_the_sampled_tokens", "supervised")):
+        nodeid = f"{test}[{case.id}" + (f"-{train_on}]" if kind == "supervised" else "]")
+        finding = {"title": "t", "class": "training", "reproduction": {"nodeid": nodeid, "case": case.id, "variant": "thinking",
+                                                                        "model": QWEN.model_id}}
+        script = reproduction_script(peer, finding, {})
+        assert script is not None and "import conformance" not in script
+        ns: dict = {"__name__": "__main__"}
+        try:
+            exec(compile(script, "repro.py", "exec"), ns)  # noqa: S102 - the script under test
+        except AssertionError:
+            pass  # the script's own verdict; what it computed is what is compared here
+        msgs, tools = case.messages_list(), case.tools_list()
+        if kind == "prompt":
+            last = case.last_assistant_index
+            assert ns["actual"] == adapted.build_generation_prompt(msgs[:last] if last is not None else msgs, tools=tools)
+        else:
+            ex = adapted.build_supervised_example(msgs, tools=tools, train_on=train_on)
+            assert (ns["actual"], ns["weights"]) == (list(ex.ids), list(ex.weights))

@@ -21,7 +21,7 @@ def test_two_planted_defects_over_many_cases_are_exactly_two_findings(tmp_path, 
     assert {f["class"] for f in findings} == {"security", "training"} and len(findings) == 2, [f["title"] for f in findings]
     assert sum(f["tests"] for f in findings) == len(failing)
     seam = next(f for f in findings if f["class"] == "training")
-    assert "'<|im_start|>' where the template has '\\n' after '<|im_end|>'" in seam["title"]
+    assert seam["title"].startswith("leaves out '\\n' after '<|im_end|>'"), seam["title"]
     assert seam["reproduction"]["nodeid"].startswith("test_") and "reason" in seam["reproduction"]
     assert "findings (2)" in run.output and "[security] message text that spells a special token" in run.output
     from conformance.report.findings import literal_verdict
@@ -52,6 +52,29 @@ def test_a_signature_does_not_depend_on_the_case():
     assert len(group_findings([a, b])) == 1 and group_findings([a, b])[0].count == 2
 
 
+def test_inserted_ids_are_one_finding_whatever_follows_them():
+    """A renderer that writes an empty think block into history turns diverges from the template at
+    whatever the turn holds (a tool call, text, digits); the change is the inserted ids."""
+    head = [("<|im_start|>", True, 1), ("assistant", False, 2), ("\n", False, 3)]
+    think = [("<think>", True, 10), ("\n\n", False, 11), ("</think>", True, 12), ("\n\n", False, 11)]
+
+    def record(case, body):
+        exp, got = head + body, head + think + body
+        rows = []
+        for i in range(max(len(exp), len(got))):
+            e = exp[i] if i < len(exp) else (None, False, None)
+            g = got[i] if i < len(got) else (None, False, None)
+            rows.append([100 + i, e[2], e[0], e[1], g[2], g[0], g[1]])
+        return {"area": "template_parity", "nodeid": f"test_x[{case}]", "outcome": "failed", "case": case,
+                "divergence": {"what": "generation prompt", "at": 103, "expected_len": 200, "got_len": 204, "rows": rows}}
+
+    body_a = [("<tool_call>", True, 20), ("\n", False, 3), ('{"', False, 21), ("name", False, 22), ('":', False, 23)]
+    body_b = [("Hi", False, 30), (" there", False, 31), ("!", False, 32), ("<|im_end|>", True, 33), ("\n", False, 3)]
+    found = group_findings([record("tools", body_a), record("basic", body_b)])
+    assert len(found) == 1 and found[0].count == 2, [f.title for f in found]
+    assert found[0].title == "writes '<think>' '\\n\\n' '</think>' '\\n\\n' after '<|im_start|>' 'assistant' '\\n'"
+
+
 def test_an_hf_literal_renderer_is_certified_as_exactly_that_under_the_literal_policy(tmp_path, capsys, monkeypatch):
     """A renderer that encodes content like apply_chat_template(tokenize=True) fails injection once
     per case under the standard's text policy, and is certified as HF-literal under literal."""
@@ -69,3 +92,43 @@ def test_an_hf_literal_renderer_is_certified_as_exactly_that_under_the_literal_p
     assert run.report["verdict"] == "CERTIFIED" and run.report["injection"] == "literal", run.output[-3000:]
     assert "verdict: CERTIFIED, HF-literal: message content can forge role boundaries" in run.output
     assert not any(t["outcome"] == "passed" for t in run.report["tests"] if t["area"] == "injection")
+
+
+def test_a_findings_script_reproduces_it_with_the_library_alone(tmp_path, capsys, monkeypatch):
+    """Prime's findings on Qwen3-8B [no_thinking] (renderers is a dev dependency): each script runs
+    in a fresh interpreter with only the library and transformers (no conformance import), and
+    fails showing the stated difference at the first divergence."""
+    import os
+    import subprocess
+    import sys
+
+    from conformance.report.findings import implementation_findings
+    from conformance.report.reproduce import reproduction_script
+    from conformance.report.results import build_results, compact_run
+    from conformance.snapshots import load_snapshot
+
+    run = certify(tmp_path, capsys, monkeypatch, "--renderer", "conformance.peers:prime", *QWEN, "--conformance-variant", "no_thinking",
+                  "-k", "template_parity or loss_weights")
+    record = {"implementation": "prime", "model": "Qwen/Qwen3-8B", "variant": "no_thinking", "spec": "", **compact_run(run.report),
+              "duration_s": 1.0}
+    results = build_results([record], {"prime": {"ok": True, "env": "main"}}, date="2026-12-05", generated="2026-12-05T00:00:00+00:00",
+                            duration_s=1.0)
+    found = [f for f in implementation_findings(results)["prime"] if f["class"] != "benign"]
+    scripts = {f["title"]: reproduction_script("prime", f, results) for f in found}
+    assert {f["class"] for f in found} >= {"sampling", "training"} and all(scripts.values()), list(scripts)
+    snapshot = str(load_snapshot("Qwen__Qwen3-8B").path)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"HF_HUB_OFFLINE": "1"}
+    for title, script in scripts.items():
+        assert "import conformance" not in script and "from conformance" not in script
+        path = tmp_path / "repro.py"
+        path.write_text(script, encoding="utf-8")
+        # An empty folder as the working directory: nothing of this repository on the import path.
+        empty = tmp_path / "empty"
+        empty.mkdir(exist_ok=True)
+        out = subprocess.run([sys.executable, "-I", str(path), snapshot], cwd=empty, env=env, capture_output=True, text=True, timeout=300)
+        assert out.returncode == 1 and "AssertionError" in out.stderr, (title, out.stdout[-2000:], out.stderr[-2000:])
+        assert "apply_chat_template gives exactly the expected ids: True" in out.stdout, out.stdout[-2000:]
+        if "supervised weights" in title:
+            assert "trained but should not be:" in out.stdout and "'<think>'" in out.stdout, out.stdout[-2000:]
+        else:
+            assert "first divergence at token" in out.stdout and "'<think>'" in out.stdout, out.stdout[-2000:]

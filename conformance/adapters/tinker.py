@@ -57,6 +57,18 @@ def _to_tinker(m: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def to_tinker_conversation(renderer: Any, messages: Sequence[dict[str, Any]], tools: Any) -> list[Any]:
+    """The conversation in tinker's form, tools declared as tinker-cookbook documents it
+    (a finding's reproduction script runs this function's own source)."""
+    out = [_to_tinker(m) for m in messages]
+    if tools:
+        system = ""
+        if out and out[0]["role"] == "system":
+            system = out.pop(0)["content"]
+        out = list(renderer.create_conversation_prefix_with_tools([t.get("function", t) for t in tools], system)) + out
+    return out
+
+
 class TinkerAdapter:
     style = "tinker"
 
@@ -78,13 +90,7 @@ class TinkerAdapter:
         return True
 
     def _messages(self, messages: Sequence[dict[str, Any]], tools: Any) -> list[Any]:
-        out = [_to_tinker(m) for m in messages]
-        if tools:
-            system = ""
-            if out and out[0]["role"] == "system":
-                system = out.pop(0)["content"]
-            out = list(self.renderer.create_conversation_prefix_with_tools([t.get("function", t) for t in tools], system)) + out
-        return out
+        return to_tinker_conversation(self.renderer, messages, tools)
 
     def _train_on(self, choice: str) -> Any:
         from tinker_cookbook.renderers import TrainOnWhat

@@ -63,6 +63,17 @@ def _to_oss(m: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def to_tml_messages(messages: Sequence[dict[str, Any]], tools: Any, declare: bool) -> Any:
+    """The conversation as tml's ``MessageList``, tools declared by a leading ``tool_declare``
+    message where the renderer takes one (a finding's reproduction script runs this source)."""
+    from tml_renderers import chat  # the peer library
+
+    oss = [_to_oss(m) for m in messages]
+    if tools and declare:
+        oss = [{"role": "tool_declare", "content": json.dumps(list(tools), ensure_ascii=False)}] + oss
+    return chat.MessageList.from_oss_messages(oss)
+
+
 def _synthetic(message: Any) -> bool:
     """tml closes a truncated stream with an end-of-sampling marker of its own, flagged
     ``training_metadata.is_synthetic``: that is not a clean stop."""
@@ -103,12 +114,7 @@ class TmlAdapter:
         return len(self.renderer.render_for_sft(self._messages(two, None))) == 2
 
     def _messages(self, messages: Sequence[dict[str, Any]], tools: Any, *, declare: bool | None = None) -> Any:
-        from tml_renderers import chat  # the peer library
-
-        oss = [_to_oss(m) for m in messages]
-        if tools and (self._declares if declare is None else declare):
-            oss = [{"role": "tool_declare", "content": json.dumps(list(tools), ensure_ascii=False)}] + oss
-        return chat.MessageList.from_oss_messages(oss)
+        return to_tml_messages(messages, tools, self._declares if declare is None else declare)
 
     def _examples(self, messages: Sequence[dict[str, Any]], tools: Any) -> list[Any]:
         examples = list(self.renderer.render_for_sft(self._messages(messages, tools)))

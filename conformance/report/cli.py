@@ -41,7 +41,9 @@ def add_parser(sub: Any) -> None:
     findings = actions.add_parser("findings", help="write each finding of an implementation as a bug report (Markdown)",
                                   description="Write one Markdown file per finding of an implementation, ready to paste into "
                                               "the library's issue tracker: title, class, environment, reproduction, expected vs "
-                                              "actual ids decoded, and the standard's decision it rests on, if any.")
+                                              "actual ids decoded, and the standard's decision it rests on, if any. Where the "
+                                              "reproduction compares ids or weights, a .py script beside it reproduces the "
+                                              "finding with the library and transformers alone.")
     findings.add_argument("paths", nargs=1, metavar="RESULTS_JSON", help="a report's results.json")
     findings.add_argument("--impl", required=True, help="the implementation: prime, tinker, tml, reference")
     findings.add_argument("--out", default="findings", help="folder for the files (default ./findings)")
@@ -131,6 +133,7 @@ def _findings(args: argparse.Namespace) -> int:
     import re
 
     from conformance.report.findings import implementation_findings, issue_markdown
+    from conformance.report.reproduce import reproduction_script
     from conformance.report.results import load_results
 
     data = load_results(Path(args.paths[0]))
@@ -139,10 +142,16 @@ def _findings(args: argparse.Namespace) -> int:
         raise SystemExit(f"conformance report findings: no runs of {args.impl!r} in {args.paths[0]}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    scripts = 0
     for k, f in enumerate(found, 1):
-        slug = re.sub(r"[^a-z0-9]+", "-", f["title"].lower()).strip("-")[:60]
-        (out / f"{k:02d}-{f['class']}-{slug}.md").write_text(issue_markdown(args.impl, f, data), encoding="utf-8")
-    print(f"wrote {len(found)} finding(s) of {args.impl} to {out}")
+        stem = f"{k:02d}-{f['class']}-" + re.sub(r"[^a-z0-9]+", "-", f["title"].lower()).strip("-")[:60]
+        script = reproduction_script(args.impl, f, data)
+        if script is not None:
+            (out / f"{stem}.py").write_text(script, encoding="utf-8")
+            scripts += 1
+        (out / f"{stem}.md").write_text(issue_markdown(args.impl, f, data, script=script), encoding="utf-8")
+    print(f"wrote {len(found)} finding(s) of {args.impl} to {out} ({scripts} with a script that needs only the library "
+          "and transformers)")
     return 0
 
 

@@ -107,7 +107,7 @@ def finding_changes(current: dict[str, Any], previous: dict[str, Any] | None) ->
     return out
 
 
-def issue_markdown(impl: str, finding: dict[str, Any], results: dict[str, Any]) -> str:
+def issue_markdown(impl: str, finding: dict[str, Any], results: dict[str, Any], *, script: str | None = None) -> str:
     env = results.get("environments", {}).get(impl, {})
     versions = ", ".join(f"{k} {v}" for k, v in sorted(env.items()) if k not in ("ok", "env", "executable"))
     rep = finding.get("reproduction") or {}
@@ -115,8 +115,12 @@ def issue_markdown(impl: str, finding: dict[str, Any], results: dict[str, Any]) 
              f"**Class:** {finding['class']} · **tests:** {finding['tests']} in {len(finding['runs'])} run(s): "
              + ", ".join(f"`{r}`" for r in finding["runs"][:12]), "",
              f"**Environment:** {versions or 'see results.json'}", ""]
+    if script:
+        lines += ["## Reproduction (the library and `transformers` alone)", "",
+                  "Fails while the finding stands; prints the first divergence side by side.", "",
+                  "```python", script.rstrip(), "```", ""]
     if rep:
-        lines += ["## Reproduction", "",
+        lines += ["## Reproduction" + (" in the conformance suite" if script else ""), "",
                   f"Model `{rep.get('model', '')}`, variant `{rep.get('variant', '')}`, case `{rep.get('case', '')}` "
                   f"(`{rep.get('nodeid', '')}`), with the model's own tokenizer and chat template (`transformers`):", "",
                   "```text", (rep.get("reason") or "").strip(), "```", ""]

@@ -120,7 +120,15 @@ def _divergence_signature(area: str, div: dict[str, Any]) -> tuple[str, str, str
     if kind == "injection" or forged:
         # The same root cause the injection area judges, wherever it shows.
         return _INJECTION + ("security",)
-    if e_piece is None:
+    shift = _realign(rows, at)
+    if shift is not None:
+        # Ids inserted (or left out) before the rest lines up again: the change is those ids,
+        # whatever text follows them in this case.
+        side, n = shift
+        ids_at = sorted(k for k in rows if k >= at)[:n]
+        pieces = " ".join(_norm(rows[k][5], rows[k][6]) if side == "inserts" else _norm(rows[k][2], rows[k][3]) for k in ids_at)
+        change = f"{'writes' if side == 'inserts' else 'leaves out'} {pieces}{_context(rows, at)}"
+    elif e_piece is None:
         change = f"writes {_norm(g_piece, g_special)} more{after}"
     elif g_piece is None:
         change = f"drops {_norm(e_piece, e_special)}{after}, and ends"
@@ -136,6 +144,35 @@ def _divergence_signature(area: str, div: dict[str, Any]) -> tuple[str, str, str
     # example is one root cause (its class is the most severe of its tests').
     cls = "sampling" if "generation prompt" in what or "prompt" in what.split(":")[-1] else "training"
     return f"ids|{change}", change, cls
+
+
+def _realign(rows: dict[int, list[Any]], at: int) -> tuple[str, int] | None:
+    """("inserts", n) where the renderer's ids from ``at`` are n extra ids and then the template's
+    again (over the rest of the window, at least 3 ids); ("leaves out", n) the other way round."""
+    keys = sorted(k for k in rows if k >= at)
+    expected, got = [rows[k][1] for k in keys], [rows[k][4] for k in keys]
+    for n in range(1, 7):
+        for side, longer, shorter in (("inserts", got, expected), ("leaves out", expected, got)):
+            tail = longer[n:]
+            m = min(len(tail), len(shorter))
+            if m >= 3 and None not in tail[:m] and tail[:m] == shorter[:m]:
+                return side, n
+    return None
+
+
+def _context(rows: dict[int, list[Any]], at: int) -> str:
+    """Where a change sits: after the nearest special token within 3 ids before it, with the
+    header word that follows a special kept (a role name: ``'<|im_start|>' 'assistant' '\n'``)
+    and other text by its shape."""
+    before = [rows[k] for k in range(at - 3, at) if k in rows and rows[k][1] is not None]
+    last = max((i for i, r in enumerate(before) if r[3]), default=None)
+    if last is None:
+        return " at the start" if at == 0 else ""
+    parts = [repr(str(before[last][2]))]
+    for i, r in enumerate(before[last + 1:]):
+        word = str(r[2])
+        parts.append(repr(word) if i == 0 and word.isalpha() and len(word) <= 12 else _norm(word, bool(r[3])))
+    return " after " + " ".join(parts)
 
 
 _WEIGHT_LIST = re.compile(r"(trained but should not be|not trained but should be): \[(.*?)\]$", re.MULTILINE)
