@@ -36,13 +36,13 @@ def _helpers(style: str) -> str:
     """The adapter's own conversion functions, as source: the script calls the library the way
     the certification did."""
     if style == "tinker":
-        from conformance.adapters import tinker as mod
+        from conformance.adapters import tinker
 
-        return inspect.getsource(mod._to_tinker) + "\n\n" + inspect.getsource(mod.to_tinker_conversation)
+        return inspect.getsource(tinker._to_tinker) + "\n\n" + inspect.getsource(tinker.to_tinker_conversation)
     if style == "tml":
-        from conformance.adapters import tml as mod
+        from conformance.adapters import tml
 
-        return "\n\n".join(inspect.getsource(f) for f in (mod._ids, mod._to_oss, mod.to_tml_messages))
+        return "\n\n".join(inspect.getsource(f) for f in (tml._ids, tml._to_oss, tml.to_tml_messages))
     return ""
 
 
