@@ -21,9 +21,23 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-__all__ = ["Shape", "text", "json_values", "tool_arguments", "conversations", "as_case", "register_profile", "PROFILE", "TOOLS"]
+__all__ = ["Shape", "text", "json_values", "tool_arguments", "conversations", "as_case", "register_profile",
+           "restore_shrink_budget", "PROFILE", "TOOLS"]
 
 PROFILE = "conformance"
+
+
+_shrink_default: dict[str, float] = {}  # hypothesis's own shrink budget, while a certification changes it
+
+
+def restore_shrink_budget() -> None:
+    """Hypothesis's own shrink budget again: a certification bounds it for its session only, so a
+    process that goes on (a test suite running certifications in-process, a user's own hypothesis
+    tests in the same session) keeps hypothesis's behaviour."""
+    if "seconds" in _shrink_default:
+        from hypothesis.internal.conjecture import engine
+
+        engine.MAX_SHRINKING_SECONDS = _shrink_default.pop("seconds")  # type: ignore[assignment]
 
 
 def register_profile(max_examples: int = 25, *, shrink_seconds: float | None = None) -> None:
@@ -41,6 +55,7 @@ def register_profile(max_examples: int = 25, *, shrink_seconds: float | None = N
         from hypothesis.internal.conjecture import engine
 
         if hasattr(engine, "MAX_SHRINKING_SECONDS"):
+            _shrink_default.setdefault("seconds", engine.MAX_SHRINKING_SECONDS)
             engine.MAX_SHRINKING_SECONDS = shrink_seconds  # type: ignore[assignment]
 
     settings.register_profile(

@@ -367,3 +367,22 @@ def test_a_failing_check_reports_fast_where_ci_is_set(tmp_path, capsys, monkeypa
                   "Qwen/Qwen3-8B", "-k", "per_turn")
     assert run.ret == 1 and run.report is not None and len(run.failing()) > 100
     assert "weighs its prompt 0 and its completion 1" in run.output and "Full diff" not in run.output
+
+
+def test_a_certification_leaves_hypothesis_as_it_found_it(tmp_path, capsys, monkeypatch):
+    """The shrink budget a certification sets is hypothesis's own again when its session ends (the
+    engine constant is process-wide: an in-process run must not change a user's other tests)."""
+    from hypothesis.internal.conjecture import engine
+    from inprocess import certify
+
+    before = engine.MAX_SHRINKING_SECONDS
+    run = certify(tmp_path, capsys, monkeypatch, "--renderer", "reference_renderers:Qwen3Renderer", "--model", "Qwen/Qwen3-8B",
+                  "--conformance-shrink-seconds", "1", "-k", "stop_ids")
+    assert run.ret == 0 and engine.MAX_SHRINKING_SECONDS == before
+
+
+def test_the_protocol_is_typed_for_users():
+    """``py.typed`` ships: a renderer author's type checker reads the protocol's types."""
+    import conformance
+
+    assert (Path(conformance.__file__).parent / "py.typed").is_file()

@@ -338,6 +338,11 @@ class SuitePlugin:
             tr.write_line(f"not checked: variant(s) {', '.join(unchecked)} of {self.ctx.entry.model_id} "
                           f"({O.VARIANT.flag} {O.ALL_VARIANTS} certifies every variant)")
 
+    def pytest_unconfigure(self, config: Any) -> None:
+        from conformance.strategies import restore_shrink_budget
+
+        restore_shrink_budget()
+
     def pytest_sessionfinish(self, session: Any, exitstatus: int) -> None:
         path = O.value(self.config, O.REPORT)
         if not path or hasattr(self.config, "workerinput"):  # xdist workers report to the controller
