@@ -75,6 +75,19 @@ def test_inserted_ids_are_one_finding_whatever_follows_them():
     assert found[0].title == "writes '<think>' '\\n\\n' '</think>' '\\n\\n' after '<|im_start|>' 'assistant' '\\n'"
 
 
+def test_one_parse_difference_is_one_finding_whichever_area_found_it():
+    """The roundtrip goldens and a generated conversation find the same parse difference: one
+    finding. Its signature comes from the failure's first line (pytest's crash message), not from
+    the tail of a long report, which starts mid-way through a repr."""
+    problem = "termination Termination.MALFORMED for a completion that ends with its stop token"
+    golden = {"area": "roundtrip", "nodeid": "test_roundtrip.py::test_completion_parses_back_to_the_message[basic-two-turns]",
+              "outcome": "failed", "reason": problem + "\ncase 'basic-two-turns' ...", "message": "AssertionError: " + problem}
+    generated = {"area": "generated", "nodeid": "test_generated.py::test_generated_completions_parse_back", "outcome": "failed",
+                 "reason": "ans': [[81, 106]]}}}})\nrenderer = <...>", "message": f"AssertionError: {problem}\nreproduce: ..."}
+    (found,) = group_findings([golden, generated])
+    assert found.count == 2 and found.cls == "sampling" and found.title == f"parse: {problem}"
+
+
 def test_an_hf_literal_renderer_is_certified_as_exactly_that_under_the_literal_policy(tmp_path, capsys, monkeypatch):
     """A renderer that encodes content like apply_chat_template(tokenize=True) fails injection once
     per case under the standard's text policy, and is certified as HF-literal under literal."""

@@ -82,12 +82,33 @@ def _norm(piece: Any, special: bool) -> str:
     return f"text {shape!r}"
 
 
-def _normalize_reason(reason: str) -> str:
-    """The first line of a failure message with case-specific values taken out."""
-    line = next((ln for ln in reason.splitlines() if ln.strip() and not ln.startswith(("E ", ">"))), "").strip()
-    line = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", line)
-    line = re.sub(r"\[[^\]]*\]", "[…]", line)
+def _first_line(record: dict[str, Any]) -> str:
+    """The failure's first line: pytest's crash message (``message``), else the reason's first
+    line that is not traceback source."""
+    message = record.get("message") or ""
+    for prefix in ("AssertionError: ", "Failed: "):
+        message = message.removeprefix(prefix)
+    if message.strip():
+        return message.strip().splitlines()[0]
+    reason = record.get("reason", "")
+    return next((ln for ln in reason.splitlines() if ln.strip() and not ln.startswith(("E ", ">"))), "").strip()
+
+
+def _normalize_reason(line: str) -> str:
+    """A failure's first line with case-specific values taken out (quoted text, bracketed and
+    braced values however nested, numbers)."""
+    line = re.sub(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"", "'…'", line)
+    while True:
+        collapsed = re.sub(r"\[[^\[\]{}]*\]|\{[^\[\]{}]*\}", "…", line)
+        if collapsed == line:
+            break
+        line = collapsed
     return re.sub(r"\d+", "N", line)[:160]
+
+
+#: The first words of ``support.parse_problems``: one parse difference, whichever area found it
+#: (the roundtrip goldens or a generated conversation).
+_PARSE_PROBLEMS = ("termination ", "content ", "reasoning ", "tool calls ")
 
 
 def _divergence_signature(area: str, div: dict[str, Any]) -> tuple[str, str, str]:
@@ -209,10 +230,11 @@ def signature_of(record: dict[str, Any]) -> tuple[str, str, str]:
         choice = re.search(r"wrong tokens for (\w+)", record.get("reason", ""))
         return f"{area}|{weights[0]}", f"{weights[1]} (supervised weights{', ' + choice.group(1) if choice else ''})", "training"
     if record.get("exception"):
+        # One exception is one finding, whichever checks it breaks (its class: the most severe).
         exc = re.sub(r"\d+", "N", record["exception"].splitlines()[0])[:120]
         call = record["nodeid"].split("::")[-1].split("[")[0]
         cls = "security" if area == "injection" else ("sampling" if area in _SAMPLING_AREAS else "training")
-        return f"{area}|raises|{exc}", f"raises {exc} ({call})", cls
+        return f"raises|{exc}", f"raises {exc} (e.g. {call})", cls
     div = record.get("divergence")
     if div:
         sig, title, cls = _divergence_signature(area, div)
@@ -221,7 +243,11 @@ def signature_of(record: dict[str, Any]) -> tuple[str, str, str]:
         elif area in _SAMPLING_AREAS and cls == "training":
             cls = "sampling"
         return sig, title, cls
-    reason = _normalize_reason(record.get("reason", ""))
+    first = _first_line(record)
+    if first.startswith(_PARSE_PROBLEMS):
+        problem = _normalize_reason(first)
+        return f"parse|{problem}", f"parse: {problem}", "sampling"
+    reason = _normalize_reason(first)
     cls = "security" if area == "injection" else ("sampling" if area in _SAMPLING_AREAS or area == "generated" else "training")
     if area == "template_parity" and "generation_prompt" in record["nodeid"]:
         cls = "sampling"

@@ -281,9 +281,13 @@ class SuitePlugin:
             reason = (report.longreprtext or "")[-2000:]
             if reason.startswith("[XPASS(strict)]"):
                 outcome = "xpassed"  # an xfails entry that passes: strict, so it fails the run
+        # The failure's own first line (pytest's crash message): the reason above keeps the tail of
+        # the report, which for a long traceback starts mid-way through a repr.
+        crash = getattr(getattr(report.longrepr, "reprcrash", None), "message", "") if report.failed else ""
         nodeid = props.get(ID_PROPERTY) or short_id(report.nodeid)
         record = {"nodeid": nodeid, "area": area_of(report.nodeid), "case": props.get(CASE_PROPERTY, ""), "outcome": outcome,
                   **({"exception": props[EXCEPTION_PROPERTY]} if EXCEPTION_PROPERTY in props else {}), "reason": reason,
+                  **({"message": crash[:1000]} if crash else {}),
                   "duration": round(report.duration, 4), "variant": props.get(VARIANT_PROPERTY, self.ctx.variant.name)}
         from conformance.suite.evidence import divergence_of, notes_of
 
