@@ -158,7 +158,10 @@ def _divergence_signature(area: str, div: dict[str, Any]) -> tuple[str, str, str
     elif kind == "structure_as_text":
         change = f"writes the template's {_norm(e_piece, True)} as text{after}"
     else:
-        change = f"writes {_norm(g_piece, g_special)} where the template has {_norm(e_piece, e_special)}{after}"
+        # One special token written for another is the same choice wherever it sits (GLM's
+        # closing marker after a tool call or after an answer): the place is left out.
+        where = "" if e_special and g_special else after
+        change = f"writes {_norm(g_piece, g_special)} where the template has {_norm(e_piece, e_special)}{where}"
     if div.get("unformable_ids"):
         change += " (vocabulary entries the model's BPE never forms)"
     # Not the area or the call: the same difference in a prompt, a full render and a supervised
@@ -244,6 +247,9 @@ def signature_of(record: dict[str, Any]) -> tuple[str, str, str]:
             cls = "sampling"
         return sig, title, cls
     first = _first_line(record)
+    # The train-on choice is not the root cause: the same miscount breaks every choice.
+    first = re.sub(r" of (last_assistant_message|last_assistant_turn|all_assistant_messages|all_messages|all_tokens)\b",
+                   " of a train-on choice", first)
     if first.startswith(_PARSE_PROBLEMS):
         problem = _normalize_reason(first)
         return f"parse|{problem}", f"parse: {problem}", "sampling"
