@@ -1,0 +1,75 @@
+"""The import graph, as the layering promises it: no cycles among the modules of ``conformance``
+(lazy, function-level imports included), and the reference renderers never import the code that
+derives or reads the goldens they are judged against.
+
+Still shared, and listed here so the list can only shrink (issue 21): the reference renderers'
+base class uses ``conformance.message_spans``, ``conformance.turn_end`` and
+``conformance.turn_spans``, which golden derivation uses as well.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+GOLDEN_CODE = {"conformance.golden_derivation", "conformance.goldens", "conformance.golden_diff"}
+STILL_SHARED = {"conformance.message_spans", "conformance.turn_end", "conformance.turn_spans"}
+
+
+def _module(path: Path) -> str:
+    parts = path.relative_to(REPO).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path, known: set[str]) -> set[str]:
+    """Every module of ``known`` that ``path`` imports, at any depth of the file."""
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.add(node.module)
+            out.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+    return out & known
+
+
+def _graph(package: str, known: set[str] | None = None) -> dict[str, set[str]]:
+    files = {_module(p): p for p in (REPO / package).rglob("*.py")}
+    universe = set(files) | (known or set())
+    return {m: _imports(p, universe) - {m} for m, p in files.items()}
+
+
+def test_the_conformance_package_has_no_import_cycle():
+    graph = _graph("conformance")
+    state: dict[str, int] = {}
+    cycle: list[str] = []
+
+    def visit(m: str, path: list[str]) -> bool:
+        state[m] = 1
+        for d in sorted(graph.get(m, ())):
+            if state.get(d) == 1:
+                cycle.extend(path[path.index(d):] + [m, d] if d in path else [m, d])
+                return True
+            if d not in state and visit(d, path + [m]):
+                return True
+        state[m] = 2
+        return False
+
+    assert not any(visit(m, []) for m in sorted(graph) if m not in state), f"import cycle: {' -> '.join(cycle)}"
+
+
+#: What a message, a case, a model, a tokenizer and the protocol are: both sides must agree on
+#: them. (``conformance.oracle`` is here for ``TemplateRenderer``, which *is* the oracle.)
+INPUT_LAYER = {"conformance.errors", "conformance.cases", "conformance.registry", "conformance.messages", "conformance.snapshots",
+               "conformance.protocol", "conformance.tool_declarations", "conformance.oracle"}
+
+
+def test_reference_renderers_import_no_golden_code():
+    graph = _graph("conformance")
+    used = set().union(*_graph("reference_renderers", set(graph)).values())
+    assert not used & GOLDEN_CODE, f"reference renderers import golden code: {sorted(used & GOLDEN_CODE)}"
+    # What they share with golden derivation beyond the input layer may only shrink: a new shared
+    # helper is a new way for goldens and reference renderers to be wrong together.
+    shared = used & graph["conformance.golden_derivation"]
+    assert shared - INPUT_LAYER <= STILL_SHARED, f"newly shared with golden derivation: {sorted(shared - INPUT_LAYER - STILL_SHARED)}"
