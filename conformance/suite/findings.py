@@ -160,7 +160,9 @@ def _divergence_signature(area: str, div: dict[str, Any]) -> tuple[str, str, str
     else:
         # One special token written for another is the same choice wherever it sits (GLM's
         # closing marker after a tool call or after an answer): the place is left out.
-        where = "" if e_special and g_special else after
+        # Text for text is told apart by where it sits (after which header or marker, the role
+        # word kept): "different text" alone would merge unrelated behaviours of one library.
+        where = "" if e_special and g_special else (_context(rows, at) if not (e_special or g_special) else after)
         change = f"writes {_norm(g_piece, g_special)} where the template has {_norm(e_piece, e_special)}{where}"
     if div.get("unformable_ids"):
         change += " (vocabulary entries the model's BPE never forms)"
