@@ -72,7 +72,7 @@ def test_inserted_ids_are_one_finding_whatever_follows_them():
     body_b = [("Hi", False, 30), (" there", False, 31), ("!", False, 32), ("<|im_end|>", True, 33), ("\n", False, 3)]
     found = group_findings([record("tools", body_a), record("basic", body_b)])
     assert len(found) == 1 and found[0].count == 2, [f.title for f in found]
-    assert found[0].title == "writes '<think>' '\\n\\n' '</think>' '\\n\\n' after '<|im_start|>' 'assistant' '\\n'"
+    assert found[0].title == "writes '<think>' '\\n\\n' '</think>' '\\n\\n' more", found[0].title
 
 
 def test_one_parse_difference_is_one_finding_whichever_area_found_it():
@@ -105,6 +105,76 @@ def test_an_hf_literal_renderer_is_certified_as_exactly_that_under_the_literal_p
     assert run.report["verdict"] == "CERTIFIED" and run.report["injection"] == "literal", run.output[-3000:]
     assert "verdict: CERTIFIED, HF-literal: message content can forge role boundaries" in run.output
     assert not any(t["outcome"] == "passed" for t in run.report["tests"] if t["area"] == "injection")
+
+
+def _rows(expected, got, start=100):
+    """Divergence rows from (piece, special) lists, ids made up per piece."""
+    ids: dict[tuple[str, bool], int] = {}
+    rows = []
+    for i in range(max(len(expected), len(got))):
+        e = expected[i] if i < len(expected) else None
+        g = got[i] if i < len(got) else None
+        rows.append([start + i, *((ids.setdefault(e, len(ids) + 1), e[0], e[1]) if e else (None, "(end)", False)),
+                     *((ids.setdefault(g, len(ids) + 1), g[0], g[1]) if g else (None, "(end)", False))])
+    at = next(i for i, r in enumerate(rows) if r[1] != r[4])
+    return {"what": "full conversation", "at": start + at, "expected_len": 500, "got_len": 500, "rows": rows}
+
+
+def test_a_change_is_read_as_text_across_bpe_seams():
+    """Dropping the template's newline before a message merges it with the text before it ('.\n'
+    is one token, '.' another): the ids differ from there on, the text only by the newline. The
+    signature is the newline left out, the same for every case's text."""
+    def record(case, words):
+        tail = [(w, False) for w in words] + [("<|im_end|>", True), ("\n", False)]
+        expected = [("<|im_start|>", True), ("system", False), ("\n", False), ("Hi.\n", False)] + tail
+        got = [("<|im_start|>", True), ("system", False), ("\n", False), ("Hi.", False)] + tail
+        return {"area": "template_parity", "nodeid": f"test_x[{case}]", "outcome": "failed", "case": case,
+                "divergence": _rows(expected, got)}
+
+    found = group_findings([record("a", ["Be", " brief", "."]), record("b", ["Answer", " in", " French", "!", " Now"])])
+    assert len(found) == 1, [f.title for f in found]
+    assert found[0].title == "leaves out '\\n' after '<|im_start|>' 'system' '\\n'", found[0].title
+
+
+def test_text_written_for_other_text_is_named_by_the_templates_side():
+    """Where a renderer writes its own text (the case's, varying) where the template has its own
+    (a date line, a JSON wrapper), the template's side and the place name the finding; whitespace
+    alone and \\u escapes are named as such."""
+    def record(case, expected_text, got_text):
+        head = [("<|start_header_id|>", True), ("system", False), ("<|end_header_id|>", True), ("\n\n", False)]
+        end = [("<|eot_id|>", True), ("<|start_header_id|>", True), ("user", False), ("<|end_header_id|>", True)]
+        return {"area": "template_parity", "nodeid": f"test_x[{case}]", "outcome": "failed", "case": case,
+                "divergence": _rows(head + [(t, False) for t in expected_text] + end, head + [(t, False) for t in got_text] + end)}
+
+    dates = group_findings([record("a", ["Cutting", " Knowledge", " Date", ":", " December"], ["Be", " brief"]),
+                            record("b", ["Cutting", " Knowledge", " Date", ":", " December"], ["You", " are", " kind"])])
+    assert [f.title for f in dates] == ["writes other text where the template has text after '<|end_header_id|>' '\\n\\n'"]
+    spaces = signature_of(record("c", ["  Hi", "  "], ["Hi"]))[1]
+    assert spaces.startswith("writes other whitespace than the template"), spaces
+    escapes = signature_of(record("d", ["caf", "é"], ["caf", "\\u00e9"]))[1]
+    assert escapes.startswith("writes non-ASCII text as \\u escapes"), escapes
+
+
+def test_the_report_merges_differences_seen_in_one_case_only():
+    """A difference seen in a single golden case over every run (numbers in tool arguments, say)
+    is that case's finding, its differences listed; one seen in two cases stays its own."""
+    from conformance.report.findings import implementation_findings
+
+    def finding(sig, cases, tests=3, cls="training"):
+        return {"signature": sig, "class": cls, "title": sig, "area": "loss_weights", "tests": tests, "cases": cases,
+                "reproduction": {"nodeid": f"test_x[{cases[0]}]", "divergence": {"expected_len": tests}}}
+
+    runs = [{"implementation": "lib", "model": "m", "variant": v, "status": "not_certified",
+             "findings": [finding("ids|a", ["tools-args-numbers"]), finding("ids|b", ["tools-args-numbers"], cls="sampling"),
+                          finding("ids|c", ["x", "y"])]} for v in ("v1", "v2")]
+    runs.append({"implementation": "lib", "model": "m", "variant": "v3", "status": "not_certified",
+                 "findings": [finding("ids|a", ["tools-args-numbers"])]})
+    found = implementation_findings({"runs": runs})["lib"]
+    merged = next(f for f in found if f["signature"] == "case|tools-args-numbers")
+    assert merged["class"] == "sampling" and merged["tests"] == 15 and len(merged["members"]) == 2, merged
+    assert merged["title"].startswith("case 'tools-args-numbers': ids|b"), merged["title"]
+    assert merged["certifies"] == ["m [v3]"], merged["certifies"]  # v1 and v2 also fail on ids|c
+    assert {f["signature"] for f in found} == {"case|tools-args-numbers", "ids|c"}
 
 
 def test_a_findings_script_reproduces_it_with_the_library_alone(tmp_path, capsys, monkeypatch):

@@ -113,7 +113,10 @@ def test_two_shards_merge_into_the_unsharded_report(tmp_path):
     _wait(shard1), _wait(shard2)
     parts = [json.loads((tmp_path / s / "results.json").read_text()) for s in ("s1", "s2")]
     assert [len(p["runs"]) for p in parts] == [1, 1] and {p["shard"]["index"] for p in parts} == {1, 2}
-    _wait(_report("--out", str(tmp_path / "whole"), cwd=tmp_path))
+    _wait(_report("--out", str(tmp_path / "whole"), "--keep-reports", str(tmp_path / "kept"), cwd=tmp_path))
+    # --keep-reports: each run's full pytest report, every test record with its outcome.
+    kept = sorted(tmp_path.joinpath("kept").glob("prime__Qwen__Qwen3-8B__*.json"))
+    assert len(kept) == 2 and all(json.loads(k.read_text())["tests"] for k in kept), kept
     out = subprocess.run([sys.executable, "-m", "conformance.cli", "report", "merge", str(tmp_path / "s1"), str(tmp_path / "s2"),
                           "--out", str(tmp_path / "merged"), "--no-latest"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr

@@ -70,6 +70,8 @@ def _run_options(p: Any) -> None:
                    help="run only shard I of N (time-balanced by the previous report) and write a partial results.json to --out")
     p.add_argument("--previous", metavar="RESULTS_JSON",
                    help="the report to compare with and to balance shards by (default: the newest before --date in --out)")
+    p.add_argument("--keep-reports", metavar="DIR",
+                   help="also keep each run's full pytest report (every test record) in DIR, to study its findings")
     p.add_argument("--date", help="report date (default: today, UTC)")
     p.add_argument("--no-latest", action="store_true", help="do not point reports/latest at this report")
 
@@ -197,7 +199,8 @@ def _run(args: argparse.Namespace) -> int:
           f"{args.workers} at a time", flush=True)
     extra = ["--conformance-shrink-seconds", str(args.shrink_seconds)] + (["-k", args.select] if args.select else [])
     runs, envs = run_jobs(jobs, _pythons(args.python), workers=args.workers, examples=args.examples, timeout=args.timeout,
-                          extra_args=extra, progress=lambda line: print(line, flush=True))
+                          extra_args=extra, keep_reports=Path(args.keep_reports) if args.keep_reports else None,
+                          progress=lambda line: print(line, flush=True))
     generated = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     counts: dict[str, int] = {}
     for r in runs:

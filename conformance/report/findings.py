@@ -61,28 +61,70 @@ def literal_verdict(run: dict[str, Any]) -> str:
 def implementation_findings(results: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """Implementation -> its findings (failing classes first, most tests first), each with the
     runs it appears in, the runs fixing it alone would certify (``certifies``: it is their only
-    failing finding), and the smallest reproduction over all of them; notes come last."""
+    failing finding), and the smallest reproduction over all of them; notes come last.
+
+    Findings seen in one golden case only, over every run of the implementation, are one finding
+    per case (signature ``case|<id>``, the differences as ``members``): a case tests one feature
+    (numbers in tool arguments, think tags in user text), and where a renderer gets it wrong the
+    first divergence lands in different places for the prompt, the supervised example and each
+    per-turn example of that case. A difference seen in two cases or more stays its own finding."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
+    failing: dict[str, dict[str, set[str]]] = {}
     for run in results.get("runs", []):
         impl = run["implementation"]
         key = f"{run['model']} [{run['variant']}]"
-        only = failing_signatures(run)
+        failing.setdefault(impl, {})[key] = failing_signatures(run)
         for f in run.get("findings", []) + [{**n, "signature": f"note|{n['title']}", "area": ""} for n in run.get("notes", [])]:
             agg = out.setdefault(impl, {}).setdefault(f["signature"], {
                 "signature": f["signature"], "class": f["class"], "title": f["title"], "area": f.get("area", ""),
-                "tests": 0, "runs": [], "certifies": [], "reproduction": None, "decision": _decision(f["signature"])})
-            if only == {f["signature"]}:
-                agg["certifies"].append(key)
+                "tests": 0, "runs": [], "certifies": [], "reproduction": None, "decision": _decision(f["signature"]),
+                "_cases": set()})
             agg["tests"] += int(f["tests"])
             agg["runs"].append(key)
+            # Runs from before findings named their cases: unknown, never merged by case.
+            agg["_cases"] |= set(f.get("cases", [""]))
             rep = f.get("reproduction")
             if rep is not None:
                 size = int((rep.get("divergence") or {}).get("expected_len", 10**9))
                 if agg["reproduction"] is None or size < agg["_size"]:
                     agg["reproduction"], agg["_size"] = {**rep, "run": key, "model": run["model"]}, size
-    return {impl: sorted(({k: v for k, v in f.items() if k != "_size"} for f in found.values()),
+    merged = {impl: _merge_by_case(found) for impl, found in out.items()}
+    for impl, found in merged.items():
+        for f in found:
+            members = {m["signature"] for m in f.get("members", [])} or {f["signature"]}
+            f["certifies"] = [k for k in dict.fromkeys(f["runs"]) if failing[impl][k] and failing[impl][k] <= members]
+    return {impl: sorted(({k: v for k, v in f.items() if not k.startswith("_")} for f in found),
                          key=lambda f: (_CLASS_ORDER.index(f["class"]), -f["tests"], f["title"]))
-            for impl, found in out.items()}
+            for impl, found in merged.items()}
+
+
+def _merge_by_case(found: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    by_case: dict[str, list[dict[str, Any]]] = {}
+    kept = []
+    for f in found.values():
+        cases = f["_cases"]
+        single = len(cases) == 1 and "" not in cases and f["class"] != "benign" and f["signature"] != INJECTION_SIGNATURE
+        if single:
+            by_case.setdefault(next(iter(cases)), []).append(f)
+        else:
+            kept.append(f)
+    for case, members in by_case.items():
+        if len(members) == 1:
+            kept += members
+            continue
+        members.sort(key=lambda m: (_CLASS_ORDER.index(m["class"]), -m["tests"], m["title"]))
+        head = members[0]
+        best = min(members, key=lambda m: m.get("_size", 10**9))
+        kept.append({
+            "signature": f"case|{case}", "class": head["class"], "area": head["area"],
+            "title": f"case {case!r}: {head['title']} (and {len(members) - 1} more difference(s) there)",
+            "tests": sum(m["tests"] for m in members), "runs": list(dict.fromkeys(r for m in members for r in m["runs"])),
+            "certifies": [], "reproduction": best["reproduction"], "_size": best.get("_size", 10**9),
+            "decision": next((m["decision"] for m in members if m["decision"]), ""),
+            "members": [{"signature": m["signature"], "class": m["class"], "title": m["title"], "tests": m["tests"]}
+                        for m in members],
+            "_cases": {case}})
+    return kept
 
 
 def finding_changes(current: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:

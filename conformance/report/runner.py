@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import tempfile
 import time
@@ -73,7 +74,7 @@ def _config_message(output: str) -> str:
     return tail[-1] if tail else "pytest reported a usage error"
 
 
-def _run_one(job: Job, python: str, examples: int, timeout: float) -> dict[str, Any]:
+def _run_one(job: Job, python: str, examples: int, timeout: float, keep: Path | None = None) -> dict[str, Any]:
     base = {"implementation": job.implementation, "model": job.model, "variant": job.variant, "spec": job.spec}
     with tempfile.TemporaryDirectory(prefix="conformance-run-") as tmp:
         report = Path(tmp) / "report.json"
@@ -97,6 +98,11 @@ def _run_one(job: Job, python: str, examples: int, timeout: float) -> dict[str, 
         if not report.is_file():
             return {**base, "status": "crashed", "message": f"pytest exited {code} without a report", "duration_s": duration,
                     "output_tail": output[-1500:]}
+        if keep is not None:
+            # The full report (every test record with its divergence): findings can be studied
+            # and regrouped offline without re-running the certification.
+            keep.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(report, keep / f"{job.implementation}__{job.model.replace('/', '__')}__{job.variant}.json")
         run = compact_run(json.loads(report.read_text(encoding="utf-8")))
         return {**base, **run, "duration_s": duration, "exit_code": code}
 
@@ -109,6 +115,7 @@ def run_jobs(
     examples: int = 25,
     timeout: float = 1200,
     extra_args: list[str] | None = None,
+    keep_reports: Path | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Run every job; returns (runs in job order, environments probed).
@@ -138,7 +145,7 @@ def run_jobs(
     def work(j: Job) -> tuple[str, dict[str, Any]]:
         if extra_args:
             j = Job(j.implementation, j.model, j.variant, j.spec, j.not_served, [*j.extra_args, *extra_args])
-        r = _run_one(j, pythons[IMPLEMENTATIONS[j.implementation].env], examples, timeout)
+        r = _run_one(j, pythons[IMPLEMENTATIONS[j.implementation].env], examples, timeout, keep_reports)
         if progress:
             progress(f"{r['status']:<14} {r.get('duration_s', 0):>6}s  {j.implementation} {j.model} [{j.variant}]")
         return j.key, r

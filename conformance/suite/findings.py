@@ -68,6 +68,9 @@ class Finding:
         return {"signature": self.signature, "class": self.cls, "title": self.title, "area": self.area, "tests": self.count,
                 "areas": sorted({r["area"] for r in self.tests}),
                 "runs": sorted({r.get("variant", "") for r in self.tests}),
+                # The golden cases it shows in ("" for tests of no case: generated, pickling):
+                # the report merges findings seen in one case only (see report.findings).
+                "cases": sorted({r.get("case") or "" for r in self.tests}),
                 "reproduction": {k: rep[k] for k in ("nodeid", "case", "variant", "reason", "divergence") if k in rep}}
 
 
@@ -141,27 +144,48 @@ def _divergence_signature(area: str, div: dict[str, Any]) -> tuple[str, str, str
     if kind == "injection" or forged:
         # The same root cause the injection area judges, wherever it shows.
         return _INJECTION + ("security",)
-    shift = _realign(rows, at)
-    if shift is not None:
-        # Ids inserted (or left out) before the rest lines up again: the change is those ids,
-        # whatever text follows them in this case.
-        side, n = shift
-        ids_at = sorted(k for k in rows if k >= at)[:n]
-        pieces = " ".join(_norm(rows[k][5], rows[k][6]) if side == "inserts" else _norm(rows[k][2], rows[k][3]) for k in ids_at)
-        change = f"{'writes' if side == 'inserts' else 'leaves out'} {pieces}{_context(rows, at)}"
-    elif e_piece is None:
-        change = f"writes {_norm(g_piece, g_special)} more{after}"
+    edit = _text_edit(rows, at) if kind not in ("encoder", "structure_as_text") else None
+    if e_piece is None:
+        change = f"writes {_norm(g_piece, g_special)} more{'' if g_special else after}"
     elif g_piece is None:
-        change = f"drops {_norm(e_piece, e_special)}{after}, and ends"
+        change = f"drops {_norm(e_piece, e_special)}{'' if e_special else after}, and ends"
     elif kind == "encoder":
         change = f"splits the template's text into other tokens{after} (encoder: {_norm(e_piece, False)} vs {_norm(g_piece, False)})"
     elif kind == "structure_as_text":
         change = f"writes the template's {_norm(e_piece, True)} as text{after}"
+    elif edit is not None:
+        # The change in text, from where the two sides part to where they run together again:
+        # what the renderer leaves out, writes more, or writes instead, whatever BPE does at the
+        # seams and whatever text of the case follows.
+        removed, written, after_special = edit
+        # A special token left out or written more is the renderer's choice wherever it sits
+        # (a synthesized <|endoftext|> after a tool call or after an answer); text is told apart
+        # by its place.
+        where = "" if (removed or written)[0][1] and not (removed and written) else _context(rows, at)
+        if not written:
+            change = f"leaves out {_shape(removed, after_special)}{where}"
+        elif not removed:
+            change = f"writes {_shape(written, after_special)} more{where}"
+        else:
+            text_w, text_r = "".join(p for p, _ in written), "".join(p for p, _ in removed)
+            plain = not any(sp for _, sp in removed + written)
+            if plain and re.sub(r"\s", "", text_w) == re.sub(r"\s", "", text_r):
+                change = f"writes other whitespace than the template{where}"
+            elif plain and "\\u" in text_w and "\\u" not in text_r:
+                change = f"writes non-ASCII text as \\u escapes{where}"
+            elif not written[0][1] and not removed[0][1] and text_w.strip() and text_r.strip():
+                # Text for text: one side is the case's own text, which varies from case to
+                # case; the template's side and the place name the behaviour.
+                change = f"writes other text where the template has {_shape(removed, after_special, limit=1).removesuffix(' …')}{where}"
+            else:
+                # Where the two sides differ in tokens, their first pieces name the choice; what
+                # follows is as much the case's text as the renderer's. One special token
+                # written for another is the same choice wherever it sits (GLM's closing marker
+                # after a tool call or after an answer): the place is left out.
+                both_special = written[0][1] and removed[0][1]
+                change = (f"writes {_first_piece(written, after_special)} where the template has "
+                          f"{_first_piece(removed, after_special)}{'' if both_special else where}")
     else:
-        # One special token written for another is the same choice wherever it sits (GLM's
-        # closing marker after a tool call or after an answer): the place is left out.
-        # Text for text is told apart by where it sits (after which header or marker, the role
-        # word kept): "different text" alone would merge unrelated behaviours of one library.
         where = "" if e_special and g_special else (_context(rows, at) if not (e_special or g_special) else after)
         change = f"writes {_norm(g_piece, g_special)} where the template has {_norm(e_piece, e_special)}{where}"
     if div.get("unformable_ids"):
@@ -172,18 +196,115 @@ def _divergence_signature(area: str, div: dict[str, Any]) -> tuple[str, str, str
     return f"ids|{change}", change, cls
 
 
-def _realign(rows: dict[int, list[Any]], at: int) -> tuple[str, int] | None:
-    """("inserts", n) where the renderer's ids from ``at`` are n extra ids and then the template's
-    again (over the rest of the window, at least 3 ids); ("leaves out", n) the other way round."""
+Unit = tuple[str, bool]  # a special token whole, or one character of text
+
+
+def _units(rows: dict[int, list[Any]], keys: list[int], side: int) -> list[Unit]:
+    out: list[Unit] = []
+    for k in keys:
+        if rows[k][side] is None:
+            break
+        piece, special = str(rows[k][side + 1]), bool(rows[k][side + 2])
+        out += [(piece, True)] if special else [(c, False) for c in piece]
+    return out
+
+
+def _text_edit(rows: dict[int, list[Any]], at: int, *, reach: int = 48, agree: int = 8) -> tuple[list[Unit], list[Unit], bool] | None:
+    """(what the template has, what the renderer writes instead, whether a special token comes
+    just before) from where the two texts part to the nearest point where they run together
+    again for ``agree`` units (or to the end of the shorter window). Compared as text (specials
+    whole), so a BPE seam does not hide the change; None where no such point lies within
+    ``reach`` units the rest of both windows."""
     keys = sorted(k for k in rows if k >= at)
-    expected, got = [rows[k][1] for k in keys], [rows[k][4] for k in keys]
-    for n in range(1, 7):
-        for side, longer, shorter in (("inserts", got, expected), ("leaves out", expected, got)):
-            tail = longer[n:]
-            m = min(len(tail), len(shorter))
-            if m >= 3 and None not in tail[:m] and tail[:m] == shorter[:m]:
-                return side, n
-    return None
+    expected, got = _units(rows, keys, 1), _units(rows, keys, 4)
+    common = 0
+    while common < min(len(expected), len(got)) and expected[common] == got[common]:
+        common += 1
+    # Back to the start of a word cut in two ('analysis' for 'assistant' is not 'nalysis').
+    while common > 0 and not expected[common - 1][1] and expected[common - 1][0].isalnum():
+        common -= 1
+    earlier = [k for k in sorted(rows) if k < at and rows[k][1] is not None]
+    after_special = expected[common - 1][1] if common else bool(earlier and rows[earlier[-1]][3])
+    expected, got = expected[common:], got[common:]
+    best: tuple[int, int, int] | None = None
+    for i in range(min(reach, len(expected)) + 1):
+        for j in range(min(reach, len(got)) + 1):
+            if best is not None and i + j >= best[0]:
+                break
+            if _agree(expected[i:], got[j:], agree):
+                best = (i + j, i, j)
+    if best is None:
+        # They do not run together again within the window: both sides differ from here on,
+        # and their first pieces are all a signature can say.
+        return (expected, got, after_special) if expected and got else None
+    return (expected[:best[1]], got[:best[2]], after_special) if best[0] else None
+
+
+def _agree(a: list[Unit], b: list[Unit], need: int) -> bool:
+    """Whether a and b start alike for ``need`` characters (a special token counts 4), or alike
+    to the end of the shorter one over at least 2 units (the window ends there)."""
+    weight = 0
+    for x, y in zip(a, b):
+        if x != y:
+            return False
+        weight += 4 if x[1] else 1
+        if weight >= need:
+            return True
+    return min(len(a), len(b)) >= 2
+
+
+#: Characters of markup (JSON, headers, tags): text holding them is the template's structure, shown by shape.
+_MARKUP = re.compile(r'[{}\[\]"<>#|\\=]')
+
+
+def _shape(units: list[Unit], after_special: bool, *, specials: int = 3, limit: int = 99) -> str:
+    """Units as a signature shows them: specials by name, a word between specials as it is (a
+    role or channel name), newlines as they are, other whitespace as ``whitespace``, other text
+    by its shape (``_norm``; a run of words as one word); cut after ``specials`` special tokens
+    (what follows them is the case's own text)."""
+    segments: list[tuple[str, bool]] = []
+    for piece, special in units:
+        if not special and segments and not segments[-1][1]:
+            segments[-1] = (segments[-1][0] + piece, False)
+        else:
+            segments.append((piece, special))
+    parts: list[str] = []
+    seen = 0
+    for n, (text, special) in enumerate(segments):
+        if seen >= specials or n >= limit:
+            parts.append("…")
+            break
+        if special:
+            seen += 1
+            parts.append(repr(text))
+            continue
+        framed = (segments[n - 1][1] if n else after_special) and (n + 1 == len(segments) or segments[n + 1][1])
+        if framed and text.isalpha() and len(text) <= 12:
+            parts.append(repr(text))
+        elif not text.strip():
+            parts.append(repr(text) if set(text) == {"\n"} else "whitespace")
+        elif n:
+            parts.append("…")  # the case's own text, after the change's own tokens
+            break
+        elif not _MARKUP.search(text):
+            parts.append("text")  # prose or numbers: the case's own, whatever its words
+        else:
+            shape = re.sub(r"[^\W\d_]+", "a", re.sub(r"\d+", "0", text))
+            shape = re.sub(r"([a0])(?:[ ,.]*[a0])+", r"\1", shape)
+            parts.append(f"text {shape[:24]!r}")
+    return " ".join(parts)
+
+
+def _first_piece(units: list[Unit], after_special: bool) -> str:
+    """The first piece of one side of a change: a special token, a role word or whitespace as
+    they are; other text, which faces tokens on the other side and is the case's own, as ``text``."""
+    lead = ""
+    for piece, special in units:
+        if special:
+            break
+        lead += piece
+    shown = _shape(units, after_special, limit=1).removesuffix(" …")
+    return shown if not lead.strip() or shown.startswith("'") else "text"
 
 
 def _context(rows: dict[int, list[Any]], at: int) -> str:
