@@ -159,9 +159,12 @@ def _divergence_signature(area: str, div: dict[str, Any]) -> tuple[str, str, str
         # seams and whatever text of the case follows.
         removed, written, after_special = edit
         # A special token left out or written more is the renderer's choice wherever it sits
-        # (a synthesized <|endoftext|> after a tool call or after an answer); text is told apart
-        # by its place.
-        where = "" if (removed or written)[0][1] and not (removed and written) else _context(rows, at)
+        # (a synthesized <|endoftext|> after a tool call or after an answer), and so are spaces,
+        # tabs or carriage returns (stripping message text, in whichever role); other text is
+        # told apart by its place.
+        one_side = removed if not written else written if not removed else []
+        blank = bool(one_side) and _shape(one_side, after_special) == "whitespace"
+        where = "" if (one_side and one_side[0][1]) or blank else _context(rows, at)
         if not written:
             change = f"leaves out {_shape(removed, after_special)}{where}"
         elif not removed:
