@@ -42,6 +42,7 @@ from typing import Any
 
 from conformance.messages import tool_arguments_value, validate_messages
 from reference_renderers.base import PieceRenderer, Pieces
+from reference_renderers.parsers import parse_glm
 
 __all__ = ["Glm5Renderer"]
 
@@ -74,10 +75,12 @@ def _declare(tool: dict[str, Any]) -> str:
 
 class Glm5Renderer(PieceRenderer):
     family = "glm5"
+    parser = staticmethod(parse_glm)
+    default_model = "zai-org/GLM-5.2"
     has_extension_property = False
     bridge = True
 
-    def __init__(self, tokenizer: Any = None, *, model_id: str = "zai-org/GLM-5.2", variant: str | None = None):
+    def __init__(self, tokenizer: Any = None, *, model_id: str | None = None, variant: str | None = None):
         super().__init__(tokenizer, model_id=model_id, variant=variant)
         if model_id not in _MODELS:
             raise ValueError(f"Glm5Renderer knows {', '.join(_MODELS)}, not {model_id}")
