@@ -1,5 +1,5 @@
-"""A family is one module: writing it is all it takes for the renderer lookup, the parser map, the
-parity report's plan and ``--renderer`` specs to see it."""
+"""A family is one module, a peer one record: writing it is all it takes for the renderer lookup, the
+parser map, the parity report's plan and environments, noxfile.py and ``--renderer`` specs to see it."""
 
 from __future__ import annotations
 
@@ -96,3 +96,47 @@ def test_a_family_is_served_by_one_class():
         register(Second)
     with pytest.raises(ValueError, match="sets no 'default_model'"):
         register(type("NoDefault", (), {"family": "x", "parser": staticmethod(parse_qwen3)}))
+
+
+@pytest.fixture
+def toy_peer():
+    from conformance.peers import PEERS, Peer, register_peer
+
+    def build(tokenizer, entry, variant, name):
+        from reference_renderers import get_renderer
+
+        return get_renderer(entry.model_id, tokenizer, variant=variant.name)
+
+    def source(entry, variant, name):
+        call = f"get_renderer({entry.model_id!r}, tok, variant={variant.name!r})"
+        return f"from reference_renderers import get_renderer\n\nrenderer = {call}\n"
+
+    peer = register_peer(Peer("toypeer", "a toy peer (our reference renderers)", library="reference_renderers",
+                              distribution="renderer-conformance", style="native", table={("qwen3", "thinking"): "qwen3"},
+                              build=build, source=source, install=("toy-library==1.0",)))
+    yield peer
+    PEERS.pop("toypeer")
+
+
+def test_a_new_peer_is_one_record(toy_peer):
+    import runpy
+    from pathlib import Path
+
+    import conformance.peers
+    from conformance.peers import construction_source
+    from conformance.report.plan import all_implementations, plan_jobs
+
+    jobs = {j.variant: j for j in plan_jobs(["toypeer"], ["Qwen/Qwen3-8B"])}
+    assert jobs["thinking"].spec == "conformance.peers:toypeer" and not jobs["thinking"].not_served
+    assert "has no renderer for Qwen/Qwen3-8B [no_thinking]" in jobs["no_thinking"].not_served
+    impl = all_implementations()["toypeer"]
+    assert (impl.env, impl.library, impl.distribution) == ("toypeer", "reference_renderers", "renderer-conformance")
+    r = conformance.peers.toypeer(None, model_id="Qwen/Qwen3-8B", variant="thinking")  # the --renderer factory
+    assert r.render([{"role": "user", "content": "Hi"}]).ids
+    assert "get_renderer('Qwen/Qwen3-8B', tok, variant='thinking')" in construction_source("toypeer", "Qwen/Qwen3-8B", "thinking")
+    noxfile = runpy.run_path(str(Path(__file__).resolve().parent.parent / "noxfile.py"))
+    assert noxfile["PEER_ENVS"]["toypeer"] == ["toy-library==1.0"]  # nox builds its environment
+    with pytest.raises(ValueError, match="a peer named 'toypeer' exists already"):
+        from conformance.peers import register_peer
+
+        register_peer(toy_peer)
