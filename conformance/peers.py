@@ -50,7 +50,8 @@ PRIME_CONFIGS = {
     "moonshotai/Kimi-K2-Thinking": "KimiK2RendererConfig",
     "moonshotai/Kimi-K2.5": "KimiK25RendererConfig",
     "moonshotai/Kimi-K2.6": "KimiK25RendererConfig",
-    # Prime maps zai-org/GLM-5.1 to its GLM51 renderer and has none for GLM-5.2 (GLM-5 and 5.3 only)
+    # Prime has GLM-5, GLM-5.1 and GLM-5.3 renderers, none for GLM-5.2
+    "zai-org/GLM-5": "GLM5RendererConfig",
     "zai-org/GLM-5.1": "GLM51RendererConfig",
 }
 
@@ -189,7 +190,7 @@ class Peer:
         v = entry.variant(variant)
         value = _lookup(self.table, entry, v)
         if value is None:
-            return f"{self.title} has no renderer for {entry.model_id} [{v.name}]"
+            return f"{self.title} has no renderer for {entry.model_id} [{v.name}] (family {entry.family!r})"
         return self.check(entry, v, value) if self.check else None
 
     def factory(self, tokenizer: Any, model_id: str | None = None, variant: str | None = None) -> Any:
