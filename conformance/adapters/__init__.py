@@ -25,7 +25,7 @@ __all__ = ["adapt", "detect_style", "STYLES"]
 
 def _styles() -> dict[str, Any]:
     """style -> adapter class, in detection order, from every module of this package."""
-    found = []
+    found: list[Any] = []
     for info in pkgutil.iter_modules(__path__):
         module = importlib.import_module(f"{__name__}.{info.name}")
         for _, cls in inspect.getmembers(module, inspect.isclass):

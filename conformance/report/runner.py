@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from conformance.options import EXAMPLES, MODEL, RENDERER, REPORT, VARIANT
 from conformance.report.plan import Job, all_implementations
 from conformance.report.results import compact_run
 
@@ -78,9 +79,8 @@ def _run_one(job: Job, python: str, examples: int, timeout: float, keep: Path | 
     base = {"implementation": job.implementation, "model": job.model, "variant": job.variant, "spec": job.spec}
     with tempfile.TemporaryDirectory(prefix="conformance-run-") as tmp:
         report = Path(tmp) / "report.json"
-        cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--renderer", job.spec, "--model", job.model,
-               "--conformance-variant", job.variant, "--conformance-report", str(report),
-               "--conformance-examples", str(examples), *job.extra_args]
+        cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", RENDERER.flag, job.spec, MODEL.flag, job.model,
+               VARIANT.flag, job.variant, REPORT.flag, str(report), EXAMPLES.flag, str(examples), *job.extra_args]
         started = time.time()
         try:
             env = {**os.environ, **_ONE_THREAD, "HYPOTHESIS_STORAGE_DIRECTORY": str(_HYPOTHESIS_STORAGE)}
