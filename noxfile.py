@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import nox
@@ -49,16 +50,27 @@ def certify(session: nox.Session) -> None:
     session.run("pytest", "tests/test_reference_certified.py", "--template-renderer-runs", "-n", "2", *session.posargs)
 
 
-#: peers that pin other library versions than the oracle's, each in its own environment
-#: (torch pinned: the CPU wheel on this machine; an unpinned torch pulls a multi-GB CUDA build)
-PEER_ENVS = {"tinker": ["tinker-cookbook", "torch==2.13.0"], "tml": ["tml-renderers", "torch==2.13.0"]}
+def _peer_envs() -> dict[str, list[str]]:
+    """Peers that pin other library versions than the oracle's, each in its own environment, from
+    their records (conformance/peers.py: torch pinned there, the CPU wheel on this machine; an
+    unpinned torch pulls a multi-GB CUDA build). Read from this checkout: nox may run without
+    the package installed (CI installs nox alone)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    try:
+        from conformance.peers import PEERS
+    finally:
+        sys.path.pop(0)
+    return {p.name: list(p.install) for p in PEERS.values() if p.install}
+
+
+PEER_ENVS = _peer_envs()
 
 
 @nox.session
 @nox.parametrize("peer", list(PEER_ENVS))
 def peers(session: nox.Session, peer: str) -> None:
-    """The adapters against tinker-cookbook and tml-renderers, each in its own environment
-    (tinker pins an older transformers/tokenizers than the oracle's; both need torch)."""
+    """The adapters against each peer that has its own environment (tinker-cookbook pins an older
+    transformers/tokenizers than the oracle's; tinker-cookbook and tml-renderers need torch)."""
     session.install("-e", ".[dev]", *PEER_ENVS[peer])
     session.run("pytest", "tests/test_adapters.py", "-p", "no:cacheprovider", *session.posargs)
 
@@ -67,8 +79,8 @@ def peers(session: nox.Session, peer: str) -> None:
 def nightly(session: nox.Session) -> None:
     """The parity report: every implementation x model x variant x check, written to
     reports/nightly/<date>/ (results.json, index.md, index.html) and reports/latest.
-    Reference renderers and Prime run in this session's environment; tinker-cookbook and
-    tml-renderers each in their own (.nox/peer-<name>, reused between runs)."""
+    Reference renderers and peers without an environment of their own (Prime) run in this
+    session's; the others each in their own (.nox/peer-<name>, reused between runs)."""
     session.install("-e", ".[dev]")
     pythons: list[str] = []
     for env, packages in PEER_ENVS.items():

@@ -33,6 +33,9 @@ def add_parser(sub: Any) -> None:
     i.add_argument("--from-hub", metavar="ID@REV", help="download the snapshot from the Hugging Face hub (needs network)")
     i.add_argument("--license", help="default: the previous snapshot's")
     i.add_argument("--fidelity", help="exact | exact-template | unpinned (default: the previous snapshot's)")
+    i.add_argument("--like", metavar="MODEL_ID",
+                   help="a new model id: its registry entry starts as a copy of this model's (family, conventions, "
+                        "variants), to review before committing")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -119,6 +122,22 @@ def _set_snapshot_in_registry(root: Path, model_id: str, snapshot: str) -> None:
     path.write_text(new, encoding="utf-8")
 
 
+def _add_to_registry(root: Path, model_id: str, like: str, snapshot: str) -> None:
+    """Append ``model_id`` to models.toml as a copy of ``like``'s entry (its table and its
+    variants' tables, comments kept) pointing at ``snapshot``."""
+    path = root / "models.toml"
+    text = path.read_text(encoding="utf-8")
+    start = text.find(f'[models."{like}"]')
+    if start < 0:
+        raise ConformanceError(f'models.toml: no [models."{like}"] to copy')
+    nxt = re.compile(r'^\[models\."(?P<id>[^"]+)"', re.MULTILINE)
+    end = next((m.start() for m in nxt.finditer(text, start + 1) if m.group("id") != like), len(text))
+    block = text[start:end].rstrip() + "\n"
+    block = block.replace(f'[models."{like}"', f'[models."{model_id}"')
+    block = re.sub(r'^snapshot = "[^"]*"', f'snapshot = "{snapshot}"', block, count=1, flags=re.MULTILINE)
+    path.write_text(text.rstrip() + "\n\n" + block, encoding="utf-8")
+
+
 def _import(args: argparse.Namespace, root: Path) -> int:
     from conformance.golden_diff import diff_golden_folders
     from conformance.goldens import golden_dir, write_goldens
@@ -133,10 +152,18 @@ def _import(args: argparse.Namespace, root: Path) -> int:
         raise ConformanceError("give a folder or --from-hub ID@REV")
     if not (src / "tokenizer.json").is_file():
         raise ConformanceError(f"{src}: no tokenizer.json")
-    old = get_model(args.model_id, root)
+    from conformance.registry import load_registry
+
+    known = args.model_id in load_registry(root)
+    if not known and not args.like:
+        raise ConformanceError(f"{args.model_id} is not registered: name a registered model whose entry it starts from (--like)")
+    if known and args.like:
+        raise ConformanceError(f"{args.model_id} is registered already: --like is for a new model")
+    old = get_model(args.model_id if known else args.like, root)
     old_snap = old.snapshot()
-    old_golden = golden_dir(old)
-    name = f"{args.model_id.replace('/', '__')}@{args.revision[:12]}"
+    old_golden = golden_dir(old) if known else None
+    # A new model's snapshot is named after it; a new revision of a registered one also after the revision.
+    name = f"{args.model_id.replace('/', '__')}" + (f"@{args.revision[:12]}" if known else "")
     dest = root / "tokenizers" / name
     if dest.exists():
         raise ConformanceError(f"{dest} already exists: snapshots are never edited; use another revision")
@@ -156,10 +183,17 @@ def _import(args: argparse.Namespace, root: Path) -> int:
         fidelity=args.fidelity or old_snap.manifest["fidelity"],
     )
     write_manifest(dest, manifest)
-    _set_snapshot_in_registry(root, args.model_id, name)
+    if known:
+        _set_snapshot_in_registry(root, args.model_id, name)
+    else:
+        _add_to_registry(root, args.model_id, args.like, name)
     new = get_model(args.model_id, root)
     new_golden = write_goldens(new)
     print(f"imported {src} as {dest.relative_to(root)}; goldens in {new_golden.relative_to(root)}")
+    if old_golden is None:
+        print(f"a new model: review its entry in {root / 'models.toml'} (copied from {args.like}), then "
+              f"`conformance fixtures regenerate --model {args.model_id}` if you change it")
+        return 0
     summary = diff_golden_folders(old_golden, new_golden)
     print(summary.render())
     return 0

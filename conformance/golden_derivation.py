@@ -10,9 +10,10 @@ import json
 from typing import Any
 
 from conformance.cases import Case
-from conformance.message_spans import attribution_runs, message_bodies
+from conformance.message_spans import attribution_runs, first_divergence, message_bodies
 from conformance.messages import normalize_tool_calls
 from conformance.oracle import Encoded, Oracle, TemplateRenderError
+from conformance.protocol import TRAIN_ON
 from conformance.registry import Variant
 from conformance.turn_end import closing_position, continuation, final_closing_id, with_probe
 from conformance.turn_spans import TurnSpans
@@ -20,14 +21,9 @@ from conformance.turn_spans import TurnSpans
 __all__ = ["GOLDEN_SCHEMA_VERSION", "derive_golden", "TRAIN_ON_CHOICES"]
 
 GOLDEN_SCHEMA_VERSION = 1
-TRAIN_ON_CHOICES = ("last_assistant_message", "last_assistant_turn", "all_assistant_messages", "all_messages", "all_tokens")
+TRAIN_ON_CHOICES = TRAIN_ON  # the protocol's choices: one list, which goldens derive weights for
 
 
-def _first_divergence(a: list[int], b: list[int]) -> int:
-    for k, (x, y) in enumerate(zip(a, b)):
-        if x != y:
-            return k
-    return min(len(a), len(b))
 
 
 def _is_prefix(p: list[int], full: list[int]) -> bool:
@@ -118,7 +114,7 @@ def _spelled_markup(oracle: Oracle, message: dict[str, Any]) -> list[str]:
 
 def _span_after(prompt_ids: list[int], full_ids: list[int], stop_ids: list[int]) -> tuple[int, int] | str:
     if not _is_prefix(prompt_ids, full_ids):
-        k = _first_divergence(prompt_ids, full_ids)
+        k = first_divergence(prompt_ids, full_ids)
         return f"the full render is not an extension of the generation prompt (first divergence at token {k})"
     for j in range(len(prompt_ids), len(full_ids)):
         if full_ids[j] in stop_ids:
@@ -133,7 +129,7 @@ def _span_closed_by_next(
     (registry ``turn_end = "next_message"``, :mod:`conformance.turn_end`): through that marker in
     ``full``, or, for the final message, through the closing id ``tail`` appended to ``full``."""
     if not _is_prefix(prompt_ids, full_ids):
-        d = _first_divergence(prompt_ids, full_ids)
+        d = first_divergence(prompt_ids, full_ids)
         return f"the full render is not an extension of the generation prompt (first divergence at token {d})"
     msgs = case.messages_list()
     if k == len(msgs) - 1:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["GoldenDiff", "diff_golden_folders", "first_divergence"]
+__all__ = ["GoldenDiff", "diff_golden_folders", "first_record_difference"]
 
 _PARTS = ("prompt", "full", "completion")
 
@@ -31,7 +31,7 @@ class GoldenDiff:
         return "\n".join(lines)
 
 
-def first_divergence(old: dict[str, Any], new: dict[str, Any]) -> str | None:
+def first_record_difference(old: dict[str, Any], new: dict[str, Any]) -> str | None:
     """The first difference between two golden records, tokens decoded old vs new; None if equal."""
     for part in _PARTS:
         a, b = old.get(part, {}), new.get(part, {})
@@ -61,7 +61,7 @@ def diff_golden_folders(old: Path, new: Path) -> GoldenDiff:
     d.added = sorted(set(fn) - set(fo))
     d.removed = sorted(set(fo) - set(fn))
     for k in sorted(set(fo) & set(fn)):
-        diff = first_divergence(json.loads(fo[k].read_text(encoding="utf-8")), json.loads(fn[k].read_text(encoding="utf-8")))
+        diff = first_record_difference(json.loads(fo[k].read_text(encoding="utf-8")), json.loads(fn[k].read_text(encoding="utf-8")))
         if diff is None:
             d.unchanged += 1
         else:

@@ -241,10 +241,10 @@ def verify_model(entry: ModelEntry, cases: list[Case] | None = None) -> VerifyRe
 
 
 def _first_difference(old_text: str, new_text: str) -> str:
-    from conformance.golden_diff import first_divergence
+    from conformance.golden_diff import first_record_difference
 
     try:
         old, new = json.loads(old_text), json.loads(new_text)
     except json.JSONDecodeError:
         return "file is not valid JSON"
-    return first_divergence(old, new) or "bytes differ (formatting)"
+    return first_record_difference(old, new) or "bytes differ (formatting)"

@@ -11,17 +11,27 @@ error, not a wall of failures) when the library has no renderer for that family 
 
 The libraries are optional (``pip install renderers httpx``; ``pip install tinker-cookbook
 torch==2.13.0``; ``pip install tml-renderers torch==2.13.0``); importing this module imports none.
+
+**A peer is one record** (:class:`Peer` in :data:`PEERS`): its name (the report's implementation
+and the ``conformance.peers:<name>`` spec), the library and distribution, the adapter style, the
+packages of its own environment (none: the main one), its table of what it serves (our model id
+or family, and variant, to the library's own name for that renderer), and how the library builds
+a renderer and how a reproduction script builds it. The factory, :func:`serves`, the report's
+plan and environments and ``noxfile.py`` read the records; adding a peer touches nothing else
+(a library with a new API style also brings its adapter module, :mod:`conformance.adapters`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from conformance.errors import ConformanceError
 from conformance.registry import ModelEntry, Variant, get_model
 
-__all__ = ["prime", "tinker", "tml", "construction_source", "PeerMismatchError", "PRIME_CONFIGS", "TINKER_NAMES", "TML_RENDERERS",
-           "PEERS", "serves"]
+__all__ = ["Peer", "PEERS", "register_peer", "construction_source", "PeerMismatchError", "PRIME_CONFIGS", "TINKER_NAMES",
+           "TML_RENDERERS", "serves"]  # and, by name, each peer's factory (prime, tinker, tml)
 
 
 class PeerMismatchError(ConformanceError):
@@ -40,7 +50,8 @@ PRIME_CONFIGS = {
     "moonshotai/Kimi-K2-Thinking": "KimiK2RendererConfig",
     "moonshotai/Kimi-K2.5": "KimiK25RendererConfig",
     "moonshotai/Kimi-K2.6": "KimiK25RendererConfig",
-    # Prime maps zai-org/GLM-5.1 to its GLM51 renderer and has none for GLM-5.2 (GLM-5 and 5.3 only)
+    # Prime has GLM-5, GLM-5.1 and GLM-5.3 renderers, none for GLM-5.2
+    "zai-org/GLM-5": "GLM5RendererConfig",
     "zai-org/GLM-5.1": "GLM51RendererConfig",
 }
 
@@ -104,30 +115,6 @@ TML_RENDERERS: dict[tuple[str, str], tuple[str, str]] = {
     ("zai-org/GLM-5.2", "preserve_thinking"): ("Glm52", "preserve_thinking_history"),
 }
 
-#: Text whose encoding must agree between a peer's built-in tokenizer and the model's snapshot.
-_VOCAB_CANARY = "Hello, world! 你好 1234 \u00e9t\u00e9 <not-special> def f(x):\n\treturn x\n"
-
-
-def serves(peer: str, entry: ModelEntry, variant: str) -> str | None:
-    """None if ``peer`` has a renderer for this model and variant, else why not (one line)."""
-    v = entry.variant(variant)
-    if peer == "prime":
-        cls_name = PRIME_CONFIGS.get(entry.model_id) or PRIME_CONFIGS.get(entry.family)
-        if cls_name is None:
-            return f"Prime renderers has no renderer for family {entry.family!r}"
-        fields = _PRIME_FIELDS.get(cls_name)
-        if fields is not None:
-            unmapped = sorted(set(v.template_kwargs) - fields)
-            if unmapped:
-                return f"Prime {cls_name} has no option for variant {v.name!r} ({', '.join(unmapped)})"
-        return None
-    if peer == "tinker":
-        return None if _lookup(TINKER_NAMES, entry, v) else f"tinker-cookbook has no renderer for {entry.model_id} [{v.name}]"
-    if peer == "tml":
-        return None if _lookup(TML_RENDERERS, entry, v) else f"tml-renderers has no renderer for {entry.model_id} [{v.name}]"
-    return f"unknown peer {peer!r}"
-
-
 def _bare(token: str) -> str:
     """A control token's name without its brackets: ``<|im_end|>`` and ``im_end``,
     ``<｜end▁of▁sentence｜>`` and ``End_of_sentence`` compare equal."""
@@ -138,9 +125,13 @@ def _bare(token: str) -> str:
     return token.replace("\u2581", "_").lower()
 
 
-def _lookup(table: dict[tuple[str, str], Any], entry: ModelEntry, v: Variant) -> Any:
-    """A peer's entry for (model id, variant), else for (family, variant)."""
-    return table.get((entry.model_id, v.name)) or table.get((entry.family, v.name))
+def _lookup(table: Mapping[Any, Any], entry: ModelEntry, v: Variant) -> Any:
+    """A peer's entry for (model id, variant), else (family, variant), else the model id, else
+    the family (tables that name one renderer for every variant)."""
+    for key in ((entry.model_id, v.name), (entry.family, v.name), entry.model_id, entry.family):
+        if key in table:
+            return table[key]
+    return None
 
 
 # Option names of Prime's config classes (renderers 0.1.12), so a plan can say what is not served
@@ -156,11 +147,60 @@ _PRIME_FIELDS: dict[str, set[str]] = {
     "Llama3RendererConfig": {"thinking_retention", "name", "date_string", "tools_in_user_message"},
     "KimiK2RendererConfig": {"thinking_retention", "name", "enable_thinking"},
     "KimiK25RendererConfig": {"thinking_retention", "name", "thinking", "image_cache_max"},
+    "GLM5RendererConfig": {"thinking_retention", "name", "enable_thinking", "clear_thinking"},
     "GLM51RendererConfig": {"thinking_retention", "name", "enable_thinking", "clear_thinking"},
 }
 
-#: peer name -> ``--renderer`` spec
-PEERS = {"prime": "conformance.peers:prime", "tinker": "conformance.peers:tinker", "tml": "conformance.peers:tml"}
+
+@dataclass(frozen=True)
+class Peer:
+    """One renderer library the report judges: everything the factory, the plan, the report's
+    environments and ``noxfile.py`` need to know about it."""
+
+    name: str  # the report's implementation name; ``conformance.peers:<name>`` builds it
+    title: str  # how the report names it
+    library: str  # the module it is imported as
+    distribution: str  # the PyPI distribution whose version the report records
+    style: str  # the adapter style its renderers have (conformance.adapters)
+    #: our model id or family, with or without our variant -> the library's own name for it
+    #: (see :func:`_lookup`); a pair missing here is not served
+    table: Mapping[Any, Any]
+    #: (tokenizer, entry, variant, the table's value) -> the library's renderer
+    build: Callable[[Any, ModelEntry, Variant, Any], Any]
+    #: (entry, variant, the table's value) -> Python source that builds ``renderer`` from ``tok``
+    #: with the library alone (what a finding's reproduction script runs)
+    source: Callable[[ModelEntry, Variant, Any], str]
+    #: the packages of its own environment (empty: it runs in the main one)
+    install: tuple[str, ...] = ()
+    #: (entry, variant, the table's value) -> why it cannot serve this variant, or None
+    check: Callable[[ModelEntry, Variant, Any], str | None] | None = None
+    notes: str = field(default="", compare=False)  # what it does not serve, and why
+
+    @property
+    def spec(self) -> str:
+        return f"conformance.peers:{self.name}"
+
+    @property
+    def env(self) -> str:
+        """The environment it runs in: ``main`` or its own (named after it)."""
+        return self.name if self.install else "main"
+
+    def serves(self, entry: ModelEntry, variant: str) -> str | None:
+        """None if the library has a renderer for this model and variant, else why not (one line)."""
+        v = entry.variant(variant)
+        value = _lookup(self.table, entry, v)
+        if value is None:
+            return f"{self.title} has no renderer for {entry.model_id} [{v.name}] (family {entry.family!r})"
+        return self.check(entry, v, value) if self.check else None
+
+    def factory(self, tokenizer: Any, model_id: str | None = None, variant: str | None = None) -> Any:
+        """The library's renderer for this model and variant (a ``--renderer`` factory)."""
+        entry, v = _resolve(model_id, variant)
+        why = self.serves(entry, v.name)
+        if why:
+            known = ", ".join(k if isinstance(k, str) else "/".join(k) for k in self.table)
+            raise PeerMismatchError(f"{why}; known: {known}")
+        return self.build(tokenizer, entry, v, _lookup(self.table, entry, v))
 
 
 def _resolve(model_id: str | None, variant: str | None) -> tuple[ModelEntry, Variant]:
@@ -170,16 +210,23 @@ def _resolve(model_id: str | None, variant: str | None) -> tuple[ModelEntry, Var
     return entry, entry.variant(variant or next(iter(entry.variants)))
 
 
-def prime(tokenizer: Any, model_id: str | None = None, variant: str | None = None) -> Any:
-    """Prime Intellect ``renderers`` for this model and variant (``create_renderer`` with the
-    family's config; the variant's template kwargs become config fields of the same name; gpt-oss
-    also gets the registry's pinned date)."""
-    entry, v = _resolve(model_id, variant)
-    cls_name = PRIME_CONFIGS.get(entry.model_id) or PRIME_CONFIGS.get(entry.family)
-    if cls_name is None:
-        raise PeerMismatchError(
-            f"Prime renderers: no renderer for family {entry.family!r} ({entry.model_id}); known: {', '.join(PRIME_CONFIGS)}"
-        )
+# ---- Prime Intellect renderers: create_renderer(tokenizer, <Family>RendererConfig(**options)) ----
+def _prime_kwargs(entry: ModelEntry, v: Variant, fields: set[str]) -> dict[str, Any]:
+    kwargs = {k: val for k, val in v.template_kwargs.items() if k in fields}
+    if "conversation_start_date" in fields:
+        kwargs["conversation_start_date"] = entry.pinned_date
+    return kwargs
+
+
+def _prime_check(entry: ModelEntry, v: Variant, cls_name: str) -> str | None:
+    fields = _PRIME_FIELDS.get(cls_name)
+    unmapped = sorted(set(v.template_kwargs) - fields) if fields is not None else []
+    return f"Prime {cls_name} has no option for variant {v.name!r} ({', '.join(unmapped)})" if unmapped else None
+
+
+def _prime_build(tokenizer: Any, entry: ModelEntry, v: Variant, cls_name: str) -> Any:
+    """The variant's template kwargs become config fields of the same name; gpt-oss also gets
+    the registry's pinned date."""
     if entry.family == "gpt-oss":
         # Prime renders gpt-oss through openai-harmony, which must find o200k offline.
         from conformance.harmony_oracle import load_encoding
@@ -189,24 +236,21 @@ def prime(tokenizer: Any, model_id: str | None = None, variant: str | None = Non
 
     cfg_cls = getattr(R, cls_name)
     fields = set(getattr(cfg_cls, "model_fields", {}))
-    kwargs = {k: val for k, val in v.template_kwargs.items() if k in fields}
     unmapped = sorted(set(v.template_kwargs) - fields)
     if unmapped:
         raise PeerMismatchError(f"Prime {cls_name} has no option for variant {v.name!r} ({', '.join(unmapped)})")
-    if "conversation_start_date" in fields:
-        kwargs["conversation_start_date"] = entry.pinned_date
-    return R.create_renderer(tokenizer, cfg_cls(**kwargs))
+    return R.create_renderer(tokenizer, cfg_cls(**_prime_kwargs(entry, v, fields)))
 
 
-def tinker(tokenizer: Any, model_id: str | None = None, variant: str | None = None) -> Any:
-    """tinker-cookbook's ``get_renderer(name, tokenizer)`` for this model and variant. A renderer
-    that writes today's date (gpt-oss: ``current_date``, which it documents as the override for
-    deterministic prompts) gets the registry's pinned date, as the oracle does."""
-    entry, v = _resolve(model_id, variant)
-    name = _lookup(TINKER_NAMES, entry, v)
-    if name is None:
-        known = ", ".join(f"{f}/{n}" for f, n in TINKER_NAMES)
-        raise PeerMismatchError(f"tinker-cookbook: no renderer for {entry.family}/{v.name} ({entry.model_id}); known: {known}")
+def _prime_source(entry: ModelEntry, v: Variant, cls_name: str) -> str:
+    kwargs = _prime_kwargs(entry, v, _PRIME_FIELDS.get(cls_name, set(v.template_kwargs)) | set(v.template_kwargs))
+    return f"import renderers as R\n\nrenderer = R.create_renderer(tok, R.{cls_name}(**{kwargs!r}))\n"
+
+
+# ---- tinker-cookbook: get_renderer(name, tokenizer) ----------------------------------------------
+def _tinker_build(tokenizer: Any, entry: ModelEntry, v: Variant, name: str) -> Any:
+    """A renderer that writes today's date (gpt-oss: ``current_date``, which it documents as the
+    override for deterministic prompts) gets the registry's pinned date, as the oracle does."""
     from tinker_cookbook.renderers import get_renderer  # the peer library
 
     r = get_renderer(name, tokenizer)
@@ -215,15 +259,21 @@ def tinker(tokenizer: Any, model_id: str | None = None, variant: str | None = No
     return r
 
 
-def tml(tokenizer: Any, model_id: str | None = None, variant: str | None = None) -> Any:
-    """tml-renderers' class for this model and variant. Its tokenizer is built in, so the factory
-    first proves it encodes like the snapshot (a canary text and every end-of-turn token); a
-    mismatch is a :class:`PeerMismatchError`, not a wall of parity failures."""
-    entry, v = _resolve(model_id, variant)
-    spec = _lookup(TML_RENDERERS, entry, v)
-    if spec is None:
-        known = ", ".join(f"{f}/{n}" for f, n in TML_RENDERERS)
-        raise PeerMismatchError(f"tml-renderers: no renderer for {entry.family}/{v.name} ({entry.model_id}); known: {known}")
+def _tinker_source(entry: ModelEntry, v: Variant, name: str) -> str:
+    date = (f"if hasattr(renderer, 'current_date'):  # the date the goldens pin (the renderer would write today's)\n"
+            f"    renderer.current_date = {entry.pinned_date!r}\n")
+    return f"from tinker_cookbook.renderers import get_renderer\n\nrenderer = get_renderer({name!r}, tok)\n{date}"
+
+
+# ---- tml-renderers: its class, by a named constructor; its tokenizer is built in ------------------
+#: Text whose encoding must agree between a peer's built-in tokenizer and the model's snapshot.
+_VOCAB_CANARY = "Hello, world! 你好 1234 \u00e9t\u00e9 <not-special> def f(x):\n\treturn x\n"
+
+
+def _tml_build(tokenizer: Any, entry: ModelEntry, v: Variant, spec: tuple[str, str]) -> Any:
+    """Its tokenizer is built in, so this first proves it encodes like the snapshot (a canary text
+    and every end-of-turn token); a mismatch is a :class:`PeerMismatchError`, not a wall of
+    parity failures."""
     from tml_renderers import renderers as T  # the peer library
 
     cls_name, how = spec
@@ -254,26 +304,8 @@ def tml(tokenizer: Any, model_id: str | None = None, variant: str | None = None)
     return r
 
 
-def construction_source(peer: str, model_id: str, variant: str) -> str:
-    """Python source that builds ``renderer`` with the library alone, exactly as the factory above
-    does (given ``tok``, the model's ``transformers`` tokenizer): what a finding's reproduction
-    script runs. Raises :class:`PeerMismatchError` where the peer does not serve the pair."""
-    entry, v = _resolve(model_id, variant)
-    why = serves(peer, entry, v.name)
-    if why:
-        raise PeerMismatchError(why)
-    if peer == "prime":
-        cls_name = PRIME_CONFIGS.get(entry.model_id) or PRIME_CONFIGS.get(entry.family)
-        kwargs = dict(v.template_kwargs)
-        if "conversation_start_date" in _PRIME_FIELDS.get(str(cls_name), set()):
-            kwargs["conversation_start_date"] = entry.pinned_date
-        return f"import renderers as R\n\nrenderer = R.create_renderer(tok, R.{cls_name}(**{kwargs!r}))\n"
-    if peer == "tinker":
-        name = _lookup(TINKER_NAMES, entry, v)
-        date = (f"if hasattr(renderer, 'current_date'):  # the date the goldens pin (the renderer would write today's)\n"
-                f"    renderer.current_date = {entry.pinned_date!r}\n")
-        return f"from tinker_cookbook.renderers import get_renderer\n\nrenderer = get_renderer({name!r}, tok)\n{date}"
-    cls_name, how = _lookup(TML_RENDERERS, entry, v)
+def _tml_source(entry: ModelEntry, v: Variant, spec: tuple[str, str]) -> str:
+    cls_name, how = spec
     kwargs_src = f"current_date={entry.pinned_date!r}" if entry.family == "gpt-oss" else ""
     if "=" in how:
         key, _, value = how.partition("=")
@@ -281,3 +313,56 @@ def construction_source(peer: str, model_id: str, variant: str) -> str:
     else:
         ctor = f"T.{cls_name}.{how}({kwargs_src})" if how else f"T.{cls_name}({kwargs_src})"
     return f"from tml_renderers import renderers as T\n\nrenderer = {ctor}  # its tokenizer is built in\n"
+
+
+#: peer name -> its record
+PEERS: dict[str, Peer] = {}
+
+
+def register_peer(peer: Peer) -> Peer:
+    """Add ``peer`` (its name must be new): the report plans it, ``conformance.peers:<name>``
+    builds it."""
+    if peer.name in PEERS or peer.name == "reference":
+        raise ValueError(f"a peer named {peer.name!r} exists already")
+    PEERS[peer.name] = peer
+    return peer
+
+
+register_peer(Peer(
+    "prime", "Prime Intellect renderers", library="renderers", distribution="renderers", style="prime",
+    table=PRIME_CONFIGS, build=_prime_build, source=_prime_source, check=_prime_check,
+    notes="GLM-5.2: no renderer (GLM-5, 5.1 and 5.3 only)"))
+register_peer(Peer(
+    "tinker", "tinker-cookbook", library="tinker_cookbook", distribution="tinker-cookbook", style="tinker",
+    table=TINKER_NAMES, build=_tinker_build, source=_tinker_source, install=("tinker-cookbook", "torch==2.13.0"),
+    notes="GLM: GLM-5.3 renderers only"))
+register_peer(Peer(
+    "tml", "tml-renderers", library="tml_renderers", distribution="tml-renderers", style="tml",
+    table=TML_RENDERERS, build=_tml_build, source=_tml_source, install=("tml-renderers", "torch==2.13.0"),
+    notes="no Qwen3.6 or GLM-5.1 class; GLM-5.2 has no thinking switch"))
+
+
+def serves(peer: str, entry: ModelEntry, variant: str) -> str | None:
+    """None if ``peer`` has a renderer for this model and variant, else why not (one line)."""
+    if peer not in PEERS:
+        return f"unknown peer {peer!r}"
+    return PEERS[peer].serves(entry, variant)
+
+
+def construction_source(peer: str, model_id: str, variant: str) -> str:
+    """Python source that builds ``renderer`` with the library alone, exactly as the factory
+    does (given ``tok``, the model's ``transformers`` tokenizer): what a finding's reproduction
+    script runs. Raises :class:`PeerMismatchError` where the peer does not serve the pair."""
+    entry, v = _resolve(model_id, variant)
+    why = serves(peer, entry, v.name)
+    if why:
+        raise PeerMismatchError(why)
+    record = PEERS[peer]
+    return record.source(entry, v, _lookup(record.table, entry, v))
+
+
+def __getattr__(name: str) -> Any:
+    # ``conformance.peers:<name>``: every registered peer's factory, by its name.
+    if name in PEERS:
+        return PEERS[name].factory
+    raise AttributeError(f"module 'conformance.peers' has no attribute {name!r}")

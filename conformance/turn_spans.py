@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from conformance.cases import Case
+from conformance.message_spans import first_divergence
 from conformance.oracle import Oracle, TemplateRenderError
 from conformance.registry import Variant
 
@@ -38,11 +39,6 @@ __all__ = ["TurnSpans", "PROBE_TEXT"]
 PROBE_TEXT = "\ue006"  # private use: in no real text (\ue000-\ue005 are the oracle's and the suite's)
 
 
-def _first_divergence(a: Sequence[int], b: Sequence[int]) -> int:
-    for k, (x, y) in enumerate(zip(a, b)):
-        if x != y:
-            return k
-    return min(len(a), len(b))
 
 
 class TurnSpans:
@@ -90,7 +86,7 @@ class TurnSpans:
             other = self._probed(k, edit)
             if isinstance(other, str):
                 return other
-            found.append(_first_divergence(self.full, other))
+            found.append(first_divergence(self.full, other))
         start = min(found)
         if start >= len(self.full):
             return f"message {k}: nothing in the render changes with its content (the template drops it)"
@@ -99,7 +95,7 @@ class TurnSpans:
     def content_start(self, k: int) -> int | str:
         """Where message ``k``'s content starts in ``full`` (the first token a probe in it changes)."""
         other = self._probed(k, lambda p: p.__setitem__("content", PROBE_TEXT))
-        return other if isinstance(other, str) else _first_divergence(self.full, other)
+        return other if isinstance(other, str) else first_divergence(self.full, other)
 
     def span(self, k: int) -> tuple[int, int] | str:
         """``[start, end)`` of assistant message ``k`` in the supervised example (``full`` + tail)."""

@@ -1,6 +1,7 @@
 """What every hand-written reference renderer shares.
 
-A subclass sets ``family`` and ``has_extension_property`` and writes ``_pieces(messages, tools,
+A subclass sets ``family``, ``parser``, ``default_model`` and ``has_extension_property`` (defining
+it registers the family: :mod:`reference_renderers.families`) and writes ``_pieces(messages, tools,
 add_generation_prompt)``: the render as ``("s", structure)`` / ``("c", content)`` pieces, from
 the template's behaviour (never by calling it). User, system and tool text is ``c`` (always encoded
 as text: the injection standard); assistant text is ``s``, as the template's own render and the
@@ -17,8 +18,9 @@ from typing import Any
 
 from conformance.messages import validate_messages
 from conformance.protocol import Capabilities, ParsedResponse, RenderedTokens, SupervisedExample
+from reference_renderers import families
 from reference_renderers.encoding import PieceEncoder
-from reference_renderers.parsers import parse_with
+from reference_renderers.parsers import parse_ids
 from reference_renderers.training import TRAIN_ON_TURNS, Training
 
 __all__ = ["PieceRenderer"]
@@ -29,13 +31,26 @@ Pieces = list[tuple[Any, ...]]
 
 class PieceRenderer:
     family = ""
+    parser: Any = None  # staticmethod(parse_...) from reference_renderers.parsers
+    default_model = ""  # the model get_renderer("<family>") builds
     has_extension_property = False
     bridge = False  # subclasses with a bridge set this and override bridge_to_next_turn
 
-    def __init__(self, tokenizer: Any = None, *, model_id: str, variant: str | None = None):
+    def __init_subclass__(cls, register: bool | None = None, **kwargs: Any) -> None:
+        """A class of this package that sets its own ``family`` serves it; a class elsewhere (a
+        mutant, a user's subclass) only with ``register=True``."""
+        super().__init_subclass__(**kwargs)
+        ours = cls.__module__.startswith("reference_renderers.") and "family" in cls.__dict__
+        if register or (register is None and ours):
+            families.register(cls)
+
+    def __init__(self, tokenizer: Any = None, *, model_id: str | None = None, variant: str | None = None):
         from conformance.registry import get_model
         from conformance.snapshots import load_text_encoder, load_tokenizer
 
+        model_id = model_id or self.default_model
+        if not model_id:
+            raise ValueError(f"{type(self).__name__} needs a model id (its class sets no default_model)")
         entry = get_model(model_id)
         if entry.family != self.family:
             raise ValueError(f"{type(self).__name__} serves the {self.family} family, not {model_id} ({entry.family})")
@@ -95,7 +110,7 @@ class PieceRenderer:
         raise NotImplementedError(f"{type(self).__name__}: the {self.family} template closes turns with a token of its own")
 
     def parse_response(self, ids: Sequence[int]) -> ParsedResponse:
-        return parse_with(self.family, self.tokenizer, ids, self.stop_token_ids())
+        return parse_ids(type(self).parser, self.tokenizer, ids, self.stop_token_ids())
 
     def stop_token_ids(self) -> list[int]:
         return list(self._stop_ids)

@@ -28,6 +28,7 @@ from typing import Any
 from conformance.errors import InvalidMessagesError
 from conformance.messages import validate_messages
 from reference_renderers.base import PieceRenderer, Pieces
+from reference_renderers.parsers import parse_plain
 
 __all__ = ["DeepSeekV3Renderer", "system_head"]
 
@@ -49,6 +50,8 @@ def system_head(messages: Sequence[dict[str, Any]]) -> Pieces:
 
 class DeepSeekV3Renderer(PieceRenderer):
     family = "deepseek-v3"
+    parser = staticmethod(parse_plain)
+    default_model = "deepseek-ai/DeepSeek-V3"
     has_extension_property = False
     bridge = True
 

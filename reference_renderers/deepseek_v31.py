@@ -27,6 +27,7 @@ from typing import Any
 from conformance.messages import tool_arguments_value, validate_messages
 from reference_renderers.base import Pieces
 from reference_renderers.deepseek_v3 import ASSISTANT, EOS, USER, DeepSeekV3Renderer, system_head
+from reference_renderers.parsers import parse_deepseek_v31
 
 __all__ = ["DeepSeekV31Renderer"]
 
@@ -37,10 +38,12 @@ OUTPUT_BEGIN, OUTPUT_END = "<｜tool▁output▁begin｜>", "<｜tool▁output�
 
 class DeepSeekV31Renderer(DeepSeekV3Renderer):
     family = "deepseek-v3.1"
+    parser = staticmethod(parse_deepseek_v31)
+    default_model = "deepseek-ai/DeepSeek-V3.1"
     has_extension_property = False
     bridge = True
 
-    def __init__(self, tokenizer: Any = None, *, model_id: str = "deepseek-ai/DeepSeek-V3.1", variant: str | None = None):
+    def __init__(self, tokenizer: Any = None, *, model_id: str | None = None, variant: str | None = None):
         super().__init__(tokenizer, model_id=model_id, variant=variant)
         kw = self.template_kwargs
         self._thinking = bool(kw.get("thinking", kw.get("enable_thinking", False)))

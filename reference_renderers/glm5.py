@@ -1,12 +1,14 @@
-"""Hand-written GLM-5 renderer: GLM-5.1 and GLM-5.2 (one class; the two templates differ in data).
+"""Hand-written GLM-5 renderer: GLM-5, GLM-5.1 and GLM-5.2 (one class; the templates differ in
+data, one :class:`_Model` record per model id).
 
-Written from the behaviour of the templates in ``zai-org__GLM-5.1`` and ``zai-org__GLM-5.2``, not
-by calling them:
+Written from the behaviour of the templates in ``zai-org__GLM-5``, ``zai-org__GLM-5.1`` and
+``zai-org__GLM-5.2``, not by calling them:
 
 * every render opens ``[gMASK]<sop>``; GLM-5.2 then writes ``<|system|>Reasoning Effort: Max``
   (``High`` for ``reasoning_effort="high"``) unless thinking is off;
-* declared tools follow as one ``<|system|>`` block (one compact JSON line per tool, its
-  ``function`` unwrapped, ``strict`` and ``defer_loading`` keys left out, deferred tools skipped);
+* declared tools follow as one ``<|system|>`` block (one JSON line per tool: GLM-5.1/5.2 unwrap
+  its ``function``, leave ``strict`` and ``defer_loading`` out and skip deferred tools; GLM-5 writes
+  the whole tool as given);
 * messages are only a role marker and the text: ``<|system|>``, ``<|user|>``, ``<|assistant|>``,
   ``<|observation|>`` (once per run of tool results, each ``<tool_response>...</tool_response>``).
   **No token closes an assistant turn**: the next message's marker does, and the model samples it
@@ -17,11 +19,12 @@ by calling them:
   trimmed, then ``<tool_call>NAME<arg_key>K</arg_key><arg_value>V</arg_value>...</tool_call>``
   per call (string values raw, other values as JSON). Reasoning is shown for turns after the last
   user message (``clear_thinking=false``: for every turn); reasoning may also come from a
-  ``<think>...</think>`` prefix of the content. GLM-5.1 gives a turn after the last user message
+  ``<think>...</think>`` prefix of the content. GLM-5 shows only non-empty reasoning, stripped
+  (and strips the newlines around a ``</think>`` prefix). GLM-5.1 gives a turn after the last user message
   empty reasoning when thinking is on, and (only visible with ``clear_thinking=false``) a turn
   whose user turn had reasoning elsewhere;
 * the generation prompt is ``<|assistant|><think>``; thinking off: GLM-5.2 ``<think></think>``,
-  GLM-5.1 ``</think>``.
+  GLM-5 and GLM-5.1 ``</think>``.
 
 Extension property: **no** in every variant. GLM-5.2 ``preserve_thinking`` comes closest: no turn
 is rewritten, and a sampled turn ``reasoning</think>answer<|user|>`` is exactly what history holds
@@ -38,10 +41,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from conformance.messages import tool_arguments_value, validate_messages
 from reference_renderers.base import PieceRenderer, Pieces
+from reference_renderers.parsers import parse_glm
 
 __all__ = ["Glm5Renderer"]
 
@@ -54,11 +59,23 @@ _TOOLS_OUTRO = (
     "<tool_call>{function-name}<arg_key>{arg-key-1}</arg_key><arg_value>{arg-value-1}</arg_value>"
     "<arg_key>{arg-key-2}</arg_key><arg_value>{arg-value-2}</arg_value>...</tool_call>"
 )
-#: per model: (writes the reasoning-effort line, empty block of a turn without shown reasoning,
-#: generation prompt with thinking off, GLM-5.1's implicit empty reasoning)
+@dataclass(frozen=True)
+class _Model:
+    """What one GLM-5 template does differently from the others."""
+
+    effort_line: bool  # writes <|system|>Reasoning Effort: ... when thinking is on
+    empty_think: str  # what a turn without shown reasoning opens with
+    prompt_off: str  # the generation prompt's end with thinking off
+    implicit_reasoning: bool  # GLM-5.1: empty reasoning for turns that would have shown it
+    whole_tool: bool = False  # declares each tool as given (no unwrapping, nothing skipped)
+    stripped_reasoning: bool = False  # shows only non-empty reasoning, stripped
+
+
 _MODELS = {
-    "zai-org/GLM-5.1": (False, "</think>", "</think>", True),
-    "zai-org/GLM-5.2": (True, "<think></think>", "<think></think>", False),
+    "zai-org/GLM-5": _Model(effort_line=False, empty_think="</think>", prompt_off="</think>", implicit_reasoning=False,
+                            whole_tool=True, stripped_reasoning=True),
+    "zai-org/GLM-5.1": _Model(effort_line=False, empty_think="</think>", prompt_off="</think>", implicit_reasoning=True),
+    "zai-org/GLM-5.2": _Model(effort_line=True, empty_think="<think></think>", prompt_off="<think></think>", implicit_reasoning=False),
 }
 
 
@@ -74,14 +91,16 @@ def _declare(tool: dict[str, Any]) -> str:
 
 class Glm5Renderer(PieceRenderer):
     family = "glm5"
+    parser = staticmethod(parse_glm)
+    default_model = "zai-org/GLM-5.2"
     has_extension_property = False
     bridge = True
 
-    def __init__(self, tokenizer: Any = None, *, model_id: str = "zai-org/GLM-5.2", variant: str | None = None):
+    def __init__(self, tokenizer: Any = None, *, model_id: str | None = None, variant: str | None = None):
         super().__init__(tokenizer, model_id=model_id, variant=variant)
         if model_id not in _MODELS:
             raise ValueError(f"Glm5Renderer knows {', '.join(_MODELS)}, not {model_id}")
-        self._effort_line, self._empty_think, self._prompt_off, self._implicit_reasoning = _MODELS[model_id]
+        self._model = _MODELS[model_id]
         kw = self.template_kwargs
         self._thinking = kw.get("enable_thinking", True) is not False
         self._keep_all = kw.get("clear_thinking", True) is False
@@ -95,13 +114,15 @@ class Glm5Renderer(PieceRenderer):
         s = lambda t: out.append(("s", t))  # noqa: E731
         c = lambda t: out.append(("c", t))  # noqa: E731
         s("[gMASK]<sop>")
-        if self._effort_line and self._thinking:
+        if self._model.effort_line and self._thinking:
             s(f"<|system|>Reasoning Effort: {self._effort}")
         if tools:
             s(_TOOLS_INTRO)
             for tool in tools:
                 spec = tool["function"] if "function" in tool else tool
-                if not spec.get("defer_loading"):
+                if self._model.whole_tool:
+                    c(_dumps(tool) + "\n")
+                elif not spec.get("defer_loading"):
                     c(_declare(tool) + "\n")
             s(_TOOLS_OUTRO)
         last_user = max((i for i, m in enumerate(messages) if m["role"] == "user"), default=-1)
@@ -127,7 +148,7 @@ class Glm5Renderer(PieceRenderer):
                 self._assistant(out, m, i, last_user, turn_has_reasoning)
         if agp:
             out.append(("m", "", -1))
-            s("<|assistant|>" + ("<think>" if self._thinking else self._prompt_off))
+            s("<|assistant|>" + ("<think>" if self._thinking else self._model.prompt_off))
         return out
 
     @staticmethod
@@ -149,17 +170,21 @@ class Glm5Renderer(PieceRenderer):
         content = m.get("content") or ""
         rc = m.get("reasoning_content")
         reasoning: str | None = rc if isinstance(rc, str) else None
-        if reasoning is None and "</think>" in content:
+        model = self._model
+        if reasoning is None and "</think>" in content and model.stripped_reasoning:
+            reasoning = content.split("</think>")[0].rstrip("\n").split("<think>")[-1].lstrip("\n")
+            content = content.split("</think>")[-1].lstrip("\n")
+        elif reasoning is None and "</think>" in content:
             reasoning = content.split("</think>")[0].split("<think>")[-1]
             content = content.split("</think>")[-1]
-        elif reasoning is None and self._implicit_reasoning:
+        elif reasoning is None and model.implicit_reasoning:
             if (i > last_user and self._thinking) or (i < last_user and turn_has_reasoning):
                 reasoning = ""
         s("<|assistant|>")
-        if reasoning is not None and (self._keep_all or i > last_user):
-            s("<think>" + reasoning + "</think>")
+        if reasoning is not None and (self._keep_all or i > last_user) and (reasoning or not model.stripped_reasoning):
+            s("<think>" + (reasoning.strip() if model.stripped_reasoning else reasoning) + "</think>")
         else:
-            s(self._empty_think)
+            s(model.empty_think)
         s(content.strip())
         for j, call in enumerate(m.get("tool_calls") or []):
             fn = call.get("function", call)

@@ -32,6 +32,7 @@ from typing import Any
 from conformance.errors import InvalidMessagesError
 from conformance.messages import tool_arguments_value, validate_messages
 from reference_renderers.base import PieceRenderer, Pieces
+from reference_renderers.parsers import parse_gpt_oss
 
 __all__ = ["GptOssRenderer"]
 
@@ -120,10 +121,12 @@ def tool_namespace(tools: Sequence[dict[str, Any]]) -> str:
 
 class GptOssRenderer(PieceRenderer):
     family = "gpt-oss"
+    parser = staticmethod(parse_gpt_oss)
+    default_model = "openai/gpt-oss-20b"
     has_extension_property = False
     bridge = True
 
-    def __init__(self, tokenizer: Any = None, *, model_id: str = "openai/gpt-oss-20b", variant: str | None = None):
+    def __init__(self, tokenizer: Any = None, *, model_id: str | None = None, variant: str | None = None):
         super().__init__(tokenizer, model_id=model_id, variant=variant)
         self._effort = self.template_kwargs.get("reasoning_effort", "medium")
         self._date = self.entry.pinned_date

@@ -38,6 +38,7 @@ from typing import Any
 from conformance.messages import tool_arguments_value, validate_messages
 from conformance.tool_declarations import tools_ts_str
 from reference_renderers.base import PieceRenderer, Pieces
+from reference_renderers.parsers import parse_kimi
 
 __all__ = ["KimiRenderer"]
 
@@ -52,9 +53,11 @@ _MODELS = {
 
 class KimiRenderer(PieceRenderer):
     family = "kimi-k2"
+    parser = staticmethod(parse_kimi)
+    default_model = "moonshotai/Kimi-K2.6"
     bridge = True
 
-    def __init__(self, tokenizer: Any = None, *, model_id: str = "moonshotai/Kimi-K2.6", variant: str | None = None):
+    def __init__(self, tokenizer: Any = None, *, model_id: str | None = None, variant: str | None = None):
         super().__init__(tokenizer, model_id=model_id, variant=variant)
         if model_id not in _MODELS:
             raise ValueError(f"KimiRenderer knows {', '.join(_MODELS)}, not {model_id}")

@@ -33,6 +33,7 @@ from typing import Any
 from conformance.errors import InvalidMessagesError
 from conformance.messages import ROLES, tool_arguments_value, validate_messages
 from reference_renderers.base import PieceRenderer, Pieces
+from reference_renderers.parsers import parse_llama3
 
 __all__ = ["Llama3Renderer"]
 
@@ -51,10 +52,12 @@ def _header(role: str) -> str:
 
 class Llama3Renderer(PieceRenderer):
     family = "llama3"
+    parser = staticmethod(parse_llama3)
+    default_model = "meta-llama/Llama-3.1-8B-Instruct"
     has_extension_property = True
     bridge = True
 
-    def __init__(self, tokenizer: Any = None, *, model_id: str = "meta-llama/Llama-3.1-8B-Instruct", variant: str | None = None):
+    def __init__(self, tokenizer: Any = None, *, model_id: str | None = None, variant: str | None = None):
         super().__init__(tokenizer, model_id=model_id, variant=variant)
         kwargs = self.template_kwargs
         self._date = kwargs.get("date_string", "26 Jul 2024")

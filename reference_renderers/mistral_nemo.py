@@ -29,6 +29,7 @@ from typing import Any
 from conformance.errors import InvalidMessagesError
 from conformance.messages import tool_arguments_value, validate_messages
 from reference_renderers.base import PieceRenderer, Pieces
+from reference_renderers.parsers import parse_mistral
 
 __all__ = ["MistralNemoRenderer"]
 
@@ -39,10 +40,12 @@ def _is_call(m: dict[str, Any]) -> bool:
 
 class MistralNemoRenderer(PieceRenderer):
     family = "mistral-nemo"
+    parser = staticmethod(parse_mistral)
+    default_model = "mistralai/Mistral-Nemo-Instruct-2407"
     has_extension_property = False
     bridge = True
 
-    def __init__(self, tokenizer: Any = None, *, model_id: str = "mistralai/Mistral-Nemo-Instruct-2407", variant: str | None = None):
+    def __init__(self, tokenizer: Any = None, *, model_id: str | None = None, variant: str | None = None):
         super().__init__(tokenizer, model_id=model_id, variant=variant)
 
     def _pieces(self, messages: Sequence[dict[str, Any]], tools: Any, agp: bool) -> Pieces:

@@ -26,6 +26,7 @@ from typing import Any
 
 from conformance.messages import tool_arguments_value, validate_messages
 from reference_renderers.base import Pieces
+from reference_renderers.parsers import parse_xml_tool_calls
 from reference_renderers.qwen3 import Qwen3Renderer, _dumps
 from reference_renderers.qwen35 import TOOLS_INTRO, XML_CALL_INSTRUCTIONS, jinja_string_or_json
 
@@ -62,10 +63,12 @@ def _declare(tool: dict[str, Any]) -> str:
 
 class Nemotron3Renderer(Qwen3Renderer):
     family = "nemotron3"
+    parser = staticmethod(parse_xml_tool_calls)
+    default_model = "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16"
     has_extension_property = False
     bridge = True
 
-    def __init__(self, tokenizer: Any = None, *, model_id: str = "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", variant: str | None = None):
+    def __init__(self, tokenizer: Any = None, *, model_id: str | None = None, variant: str | None = None):
         super().__init__(tokenizer, model_id=model_id, variant=variant)
         self._thinking = self.template_kwargs.get("enable_thinking", True) is not False
         self._truncate = self.template_kwargs.get("truncate_history_thinking", True) is not False

@@ -1,4 +1,5 @@
-"""Completion parsers per family: sampled ids -> content, reasoning, tool calls, termination.
+"""Completion parsers: sampled ids -> content, reasoning, tool calls, termination. Each family's
+class names its parser (``parser = staticmethod(parse_...)``, :mod:`reference_renderers.families`).
 
 Every parser decodes with special tokens kept, never raises on garbage ids (it reports
 ``MALFORMED`` instead), and parses tool-call arguments with ``json.loads`` so JSON types survive.
@@ -13,7 +14,7 @@ from typing import Any
 
 from conformance.protocol import ParsedResponse, Termination
 
-__all__ = ["PARSERS", "parse_with"]
+__all__ = ["parse_ids", "parse_with"]
 
 
 def _split_termination(ids: Sequence[int], stop_ids: Sequence[int], eos_id: int | None) -> tuple[list[int], Termination]:
@@ -242,25 +243,20 @@ def parse_plain(text: str, term: Termination) -> ParsedResponse:
     return ParsedResponse(content=text, termination=term)
 
 
-PARSERS: dict[str, Callable[[str, Termination], ParsedResponse]] = {
-    "qwen3": parse_qwen3,
-    "llama3": parse_llama3,
-    "mistral-nemo": parse_mistral,
-    "gpt-oss": parse_gpt_oss,
-    "deepseek-v3": parse_plain,
-    "deepseek-v3.1": parse_deepseek_v31,
-    "qwen3.5": parse_xml_tool_calls,
-    "nemotron3": parse_xml_tool_calls,
-    "kimi-k2": parse_kimi,
-    "glm5": parse_glm,
-}
-
-
-def parse_with(family: str, tokenizer: Any, ids: Sequence[int], stop_ids: Sequence[int]) -> ParsedResponse:
-    """Parse ``ids`` for ``family``; garbage ids give ``MALFORMED``, never an exception."""
+def parse_ids(parser: Callable[[str, Termination], ParsedResponse], tokenizer: Any, ids: Sequence[int],
+              stop_ids: Sequence[int]) -> ParsedResponse:
+    """Parse ``ids`` with ``parser``; garbage ids give ``MALFORMED``, never an exception."""
     try:
         body, term = _split_termination(ids, stop_ids, tokenizer.eos_token_id if tokenizer.eos_token_id not in stop_ids else None)
         text = tokenizer.decode(body, skip_special_tokens=False)
-        return PARSERS.get(family, parse_plain)(text, term)
+        return parser(text, term)
     except Exception:  # noqa: BLE001 - out-of-range ids and the like: a malformed sample, not a crash
         return ParsedResponse(termination=Termination.MALFORMED)
+
+
+def parse_with(family: str, tokenizer: Any, ids: Sequence[int], stop_ids: Sequence[int]) -> ParsedResponse:
+    """Parse ``ids`` as ``family``'s hand-written renderer does (its class's ``parser``; a family
+    without one: :func:`parse_plain`)."""
+    from reference_renderers.families import parser_for
+
+    return parse_ids(parser_for(family) or parse_plain, tokenizer, ids, stop_ids)

@@ -24,6 +24,7 @@ from typing import Any
 
 from conformance.messages import tool_arguments_value, validate_messages
 from reference_renderers.base import PieceRenderer, Pieces
+from reference_renderers.parsers import parse_qwen3
 
 __all__ = ["Qwen3Renderer"]
 
@@ -44,10 +45,12 @@ def _dumps(x: Any) -> str:
 
 class Qwen3Renderer(PieceRenderer):
     family = "qwen3"
+    parser = staticmethod(parse_qwen3)
+    default_model = "Qwen/Qwen3-8B"
     has_extension_property = False
     bridge = True
 
-    def __init__(self, tokenizer: Any = None, *, model_id: str = "Qwen/Qwen3-8B", variant: str | None = None):
+    def __init__(self, tokenizer: Any = None, *, model_id: str | None = None, variant: str | None = None):
         super().__init__(tokenizer, model_id=model_id, variant=variant)
         self._im_end = self._enc.id("<|im_end|>")
 

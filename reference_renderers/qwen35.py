@@ -32,6 +32,7 @@ from typing import Any
 from conformance.errors import InvalidMessagesError
 from conformance.messages import tool_arguments_value, validate_messages
 from reference_renderers.base import Pieces
+from reference_renderers.parsers import parse_xml_tool_calls
 from reference_renderers.qwen3 import Qwen3Renderer, _dumps
 
 __all__ = ["Qwen35Renderer", "TOOLS_INTRO", "XML_CALL_INSTRUCTIONS", "jinja_string_or_json"]
@@ -71,10 +72,12 @@ def _is_wrapped_tool_response(text: str) -> bool:
 
 class Qwen35Renderer(Qwen3Renderer):
     family = "qwen3.5"
+    parser = staticmethod(parse_xml_tool_calls)
+    default_model = "Qwen/Qwen3.5-9B"
     has_extension_property = False
     bridge = True
 
-    def __init__(self, tokenizer: Any = None, *, model_id: str = "Qwen/Qwen3.5-9B", variant: str | None = None):
+    def __init__(self, tokenizer: Any = None, *, model_id: str | None = None, variant: str | None = None):
         super().__init__(tokenizer, model_id=model_id, variant=variant)
         self._value = _FLAVOURS.get(model_id, _qwen36_value)
         self._preserve = self.template_kwargs.get("preserve_thinking") is True

@@ -85,7 +85,7 @@ def test_a_peer_without_a_renderer_for_the_family_is_a_configuration_error(pytes
     result = pytester.runpytest_subprocess("--renderer", "conformance.peers:prime", "--model", "mistralai/Mistral-Nemo-Instruct-2407",
                                            "-p", "no:cacheprovider")
     assert result.ret == 4
-    result.stderr.fnmatch_lines(["*no renderer for family 'mistral-nemo'*"])
+    result.stderr.fnmatch_lines(["*has no renderer for mistralai/Mistral-Nemo-Instruct-2407 [[]default[]] (family 'mistral-nemo')*"])
 
 
 # ---- tinker-cookbook (its own environment: nox -s peers) -------------------------------------

@@ -73,3 +73,14 @@ def test_reference_renderers_import_no_golden_code():
     # helper is a new way for goldens and reference renderers to be wrong together.
     shared = used & graph["conformance.golden_derivation"]
     assert shared - INPUT_LAYER <= STILL_SHARED, f"newly shared with golden derivation: {sorted(shared - INPUT_LAYER - STILL_SHARED)}"
+
+
+def test_hand_written_renderers_share_no_span_or_turn_end_code_with_the_goldens():
+    """Only ``TemplateRenderer`` (the oracle behind the protocol) reads message spans and turn
+    ends the way golden derivation does; every hand-written renderer finds its own (training.py),
+    so a bug in the goldens' span code cannot be copied into a renderer that then certifies."""
+    graph = _graph("conformance")
+    hand_written = {m: deps for m, deps in _graph("reference_renderers", set(graph)).items() if m != "reference_renderers.template"}
+    shared = {m: sorted(deps & STILL_SHARED) for m, deps in hand_written.items() if deps & STILL_SHARED}
+    assert not shared, f"hand-written renderers importing the goldens' span and turn-end code: {shared}"
+    assert len(hand_written) >= 10, sorted(hand_written)  # the scan saw the family modules

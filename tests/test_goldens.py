@@ -141,3 +141,21 @@ def test_import_of_a_one_character_template_change_reports_exactly_the_affected_
     # The old snapshot and its goldens are untouched and still verify.
     assert (old / "manifest.json").is_file() and old_golden.is_dir()
     assert verify_model(new_entry).ok
+
+
+def test_import_of_a_new_model_starts_its_entry_from_a_registered_one(fixture_tree, tmp_path):
+    """`fixtures import DIR --model-id NEW --like OLD`: the snapshot is vendored under the new id,
+    its registry entry is a copy of OLD's (family, conventions, variants) and its goldens are
+    written; a new id without --like is refused with one line."""
+    root = fixture_tree(["Qwen__Qwen3-8B"], goldens=False)
+    src = root / "tokenizers" / "Qwen__Qwen3-8B"
+    cmd = [sys.executable, "-m", "conformance.cli", "fixtures", "--fixtures", str(root), "import", str(src),
+           "--model-id", "Example/Qwen3-8B-Copy", "--revision", "0123456789abcdef"]
+    refused = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert refused.returncode != 0 and "not registered: name a registered model" in refused.stdout + refused.stderr
+    out = subprocess.run(cmd + ["--like", "Qwen/Qwen3-8B"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    new, old = get_model("Example/Qwen3-8B-Copy", root), get_model("Qwen/Qwen3-8B", root)
+    assert new.snapshot_name == "Example__Qwen3-8B-Copy" and (new.family, new.end_of_turn) == (old.family, old.end_of_turn)
+    assert list(new.variants) == list(old.variants) and "review its entry" in out.stdout
+    assert verify_model(new).ok and len(list(golden_dir(new).rglob("*.json"))) > 100

@@ -9,48 +9,30 @@ import pickle
 import pytest
 
 from conformance.errors import InvalidMessagesError, UnknownModelError
+from conformance.registry import load_registry
 from reference_renderers import (
-    DeepSeekV3Renderer,
-    DeepSeekV31Renderer,
-    Glm5Renderer,
-    GptOssRenderer,
-    KimiRenderer,
-    Llama3Renderer,
-    MistralNemoRenderer,
-    Nemotron3Renderer,
-    Qwen3Renderer,
-    Qwen35Renderer,
     TemplateRenderer,
     get_renderer,
     renderer_names,
 )
+from reference_renderers.families import FAMILIES
 
-HAND_WRITTEN = {
-    "Qwen/Qwen3-8B": Qwen3Renderer,
-    "deepseek-ai/DeepSeek-V3": DeepSeekV3Renderer,
-    "openai/gpt-oss-20b": GptOssRenderer,
-    "meta-llama/Llama-3.1-8B-Instruct": Llama3Renderer,
-    "mistralai/Mistral-Nemo-Instruct-2407": MistralNemoRenderer,
-    "Qwen/Qwen3.5-9B": Qwen35Renderer,
-    "Qwen/Qwen3.6-35B-A3B": Qwen35Renderer,
-    "deepseek-ai/DeepSeek-V3.1": DeepSeekV31Renderer,
-    "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16": Nemotron3Renderer,
-    "moonshotai/Kimi-K2-Thinking": KimiRenderer,
-    "moonshotai/Kimi-K2.5": KimiRenderer,
-    "moonshotai/Kimi-K2.6": KimiRenderer,
-    "zai-org/GLM-5.1": Glm5Renderer,
-    "zai-org/GLM-5.2": Glm5Renderer,
-}
+#: every registered model: each is served by its family's hand-written class (the registry says
+#: which family; the class says it serves it)
+MODELS = list(load_registry())
 
 
-@pytest.fixture(scope="module", params=sorted(HAND_WRITTEN))
+@pytest.fixture(scope="module", params=MODELS)
 def renderer(request):
     return get_renderer(request.param)
 
 
 def test_registry_dispatches_on_family_and_falls_back_to_the_template():
-    for model_id, cls in HAND_WRITTEN.items():
-        assert type(get_renderer(model_id)) is cls
+    for model_id, entry in load_registry().items():
+        cls = FAMILIES[entry.family]
+        assert type(get_renderer(model_id)) is cls and cls.family == entry.family
+        # its default model is one of its family's
+        assert load_registry()[cls.default_model].family == entry.family
     assert {"qwen3", "gpt-oss", "deepseek-v3", "llama3", "mistral-nemo"} <= set(renderer_names())
     assert type(TemplateRenderer(model_id="openai/gpt-oss-20b")) is TemplateRenderer
     with pytest.raises(UnknownModelError, match="renderers: .*qwen3.*model ids: .*Qwen/Qwen3-8B"):
@@ -226,7 +208,7 @@ def test_the_tutorial_conversation_trains_on_the_answers_alone():
         assert sampled == "\n</think>\n\n" + TUTORIAL[k]["content"] + "<|im_end|>" and all(ex.weights[len(prompt):])
 
 
-@pytest.mark.parametrize("model_id", sorted(HAND_WRITTEN))
+@pytest.mark.parametrize("model_id", MODELS)
 def test_a_plain_sft_conversation_trains_on_every_variant(model_id):
     """A system prompt and three user/assistant exchanges: every train-on choice works on every
     variant (the template renders it, so no refusal)."""

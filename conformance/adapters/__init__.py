@@ -8,33 +8,38 @@
 * ``prime``: Prime Intellect ``renderers`` (``render_ids``, ``get_stop_token_ids``,
   ``bridge_to_next_turn``);
 * ``tml``: tml-renderers (``render_for_completion``, ``render_for_sft``, ``stop``).
+
+A style is one module of this package: its adapter class sets ``style``, ``detect_order`` and
+``detects(obj)``, and is found here by those; nothing lists the styles.
 """
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import pkgutil
 from typing import Any
-
-from conformance.adapters.native import NativeAdapter
-from conformance.adapters.prime import PrimeAdapter
-from conformance.adapters.tinker import TinkerAdapter
-from conformance.adapters.tml import TmlAdapter
 
 __all__ = ["adapt", "detect_style", "STYLES"]
 
-STYLES = {"native": NativeAdapter, "tinker": TinkerAdapter, "prime": PrimeAdapter, "tml": TmlAdapter}
+
+def _styles() -> dict[str, Any]:
+    """style -> adapter class, in detection order, from every module of this package."""
+    found: list[Any] = []
+    for info in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            adapter = isinstance(getattr(cls, "style", None), str) and callable(getattr(cls, "detects", None))
+            if adapter and cls.__module__ == module.__name__:
+                found.append(cls)
+    return {cls.style: cls for cls in sorted(found, key=lambda c: (c.detect_order, c.style))}
+
+
+STYLES = _styles()
 
 
 def detect_style(obj: Any) -> str | None:
-    has = lambda *names: all(callable(getattr(obj, n, None)) for n in names)  # noqa: E731
-    if has("render", "build_generation_prompt", "stop_token_ids", "parse_response") and hasattr(obj, "capabilities"):
-        return "native"
-    if has("render_ids", "get_stop_token_ids"):
-        return "prime"
-    if has("build_generation_prompt", "build_supervised_example", "get_stop_sequences"):
-        return "tinker"
-    if has("render_for_completion", "render_for_sft", "stop"):
-        return "tml"
-    return None
+    return next((style for style, cls in STYLES.items() if cls.detects(obj)), None)
 
 
 def adapt(obj: Any, style: str = "auto", *, tokenizer: Any = None) -> Any:
@@ -42,7 +47,7 @@ def adapt(obj: Any, style: str = "auto", *, tokenizer: Any = None) -> Any:
         style = detect_style(obj) or ""
         if not style:
             raise TypeError(
-                f"{type(obj).__name__} matches no known renderer API style (native, tinker, prime, tml); "
+                f"{type(obj).__name__} matches no known renderer API style ({', '.join(STYLES)}); "
                 "it needs e.g. render/build_generation_prompt/stop_token_ids/parse_response + capabilities"
             )
     if style not in STYLES:

@@ -26,6 +26,13 @@ def _ids(value: Any, call: str) -> list[int]:
 
 class NativeAdapter:
     style = "native"
+    detect_order = 0  # styles are tried in this order (a native renderer also has tinker's method names)
+
+    @staticmethod
+    def detects(obj: Any) -> bool:
+        """Whether ``obj`` has this style's methods."""
+        methods = ("render", "build_generation_prompt", "stop_token_ids", "parse_response")
+        return all(callable(getattr(obj, n, None)) for n in methods) and hasattr(obj, "capabilities")
 
     def __init__(self, renderer: Any, *, tokenizer: Any = None):
         self.renderer = renderer

@@ -32,6 +32,12 @@ def _ids(x: Any) -> list[int]:
 
 class PrimeAdapter:
     style = "prime"
+    detect_order = 1  # styles are tried in this order (a native renderer also has tinker's method names)
+
+    @staticmethod
+    def detects(obj: Any) -> bool:
+        """Whether ``obj`` has this style's methods."""
+        return all(callable(getattr(obj, n, None)) for n in ("render_ids", "get_stop_token_ids"))
 
     def __init__(self, renderer: Any, *, tokenizer: Any = None):
         self.renderer = renderer

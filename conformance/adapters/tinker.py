@@ -71,6 +71,12 @@ def to_tinker_conversation(renderer: Any, messages: Sequence[dict[str, Any]], to
 
 class TinkerAdapter:
     style = "tinker"
+    detect_order = 2  # styles are tried in this order (a native renderer also has tinker's method names)
+
+    @staticmethod
+    def detects(obj: Any) -> bool:
+        """Whether ``obj`` has this style's methods."""
+        return all(callable(getattr(obj, n, None)) for n in ("build_generation_prompt", "build_supervised_example", "get_stop_sequences"))
 
     def __init__(self, renderer: Any, *, tokenizer: Any = None):
         self.renderer = renderer

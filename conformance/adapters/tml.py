@@ -84,6 +84,12 @@ def _synthetic(message: Any) -> bool:
 
 class TmlAdapter:
     style = "tml"
+    detect_order = 3  # styles are tried in this order (a native renderer also has tinker's method names)
+
+    @staticmethod
+    def detects(obj: Any) -> bool:
+        """Whether ``obj`` has this style's methods."""
+        return all(callable(getattr(obj, n, None)) for n in ("render_for_completion", "render_for_sft", "stop"))
 
     def __init__(self, renderer: Any, *, tokenizer: Any = None):
         self.renderer = renderer

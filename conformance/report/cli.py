@@ -34,7 +34,7 @@ def add_parser(sub: Any) -> None:
                                description="Check that the partial results of --shard runs belong together (plan, date, "
                                            "snapshots, goldens, library versions) and write the report an unsharded run writes.")
     merge.add_argument("paths", nargs="+", metavar="DIR", help="the folders (or results.json files) of every shard")
-    merge.add_argument("--out", default="reports", help="reports folder (default ./reports): writes nightly/<date>/ and latest")
+    merge.add_argument("--out", default="reports", help="reports folder (default ./%(default)s): writes nightly/<date>/ and latest")
     merge.add_argument("--previous", metavar="RESULTS_JSON",
                        help="the report to compare with (default: the newest before the date in --out)")
     merge.add_argument("--no-latest", action="store_true", help="do not point reports/latest at this report")
@@ -46,8 +46,8 @@ def add_parser(sub: Any) -> None:
                                               "finding with the library and transformers alone.")
     findings.add_argument("paths", nargs=1, metavar="RESULTS_JSON", help="a report's results.json")
     findings.add_argument("--impl", required=True, help="the implementation: prime, tinker, tml, reference")
-    findings.add_argument("--out", default="findings", help="folder for the files (default ./findings)")
-    findings.add_argument("--format", default="md", choices=["md"], help="output format (md)")
+    findings.add_argument("--out", default="findings", help="folder for the files (default ./%(default)s)")
+    findings.add_argument("--format", default="md", choices=["md"], help="output format (%(default)s)")
     render = actions.add_parser("render", help="re-draw a report's pages from its results.json",
                                 description="Re-draw index.html and index.md next to a results.json.")
     render.add_argument("paths", nargs=1, metavar="RESULTS_JSON", help="the results.json to draw")
@@ -55,16 +55,16 @@ def add_parser(sub: Any) -> None:
 
 def _run_options(p: Any) -> None:
     p.add_argument("--out", default="reports",
-                   help="reports folder (default ./reports): writes nightly/<date>/ and latest; with --shard, the partial's folder")
+                   help="reports folder (default ./%(default)s): writes nightly/<date>/ and latest; with --shard, the partial's folder")
     p.add_argument("--impl", action="append", help="only this implementation (repeatable): reference, prime, tinker, tml")
     p.add_argument("--model", action="append", help="only this model id (repeatable)")
     p.add_argument("--python", action="append", default=[], metavar="ENV=PATH",
                    help="interpreter of a peer's own environment (tinker, tml); main is this interpreter")
-    p.add_argument("--workers", type=int, default=2, help="certifications run at once (default 2: this machine's cores)")
-    p.add_argument("--examples", type=int, default=25, help="hypothesis examples per generated test (default 25)")
+    p.add_argument("--workers", type=int, default=2, help="certifications run at once (default %(default)s: this machine's cores)")
+    p.add_argument("--examples", type=int, default=25, help="hypothesis examples per generated test (default %(default)s)")
     # Every failing generated test of a peer spends this much shrinking: 3 tests x ~50 peer runs.
-    p.add_argument("--shrink-seconds", type=float, default=5, help="shrinking budget per generated failure (default 5)")
-    p.add_argument("--timeout", type=float, default=1200, help="seconds one certification may take (default 1200)")
+    p.add_argument("--shrink-seconds", type=float, default=5, help="shrinking budget per generated failure (default %(default)s)")
+    p.add_argument("--timeout", type=float, default=1200, help="seconds one certification may take (default %(default)s)")
     p.add_argument("--select", metavar="EXPR", help="only the suite's tests matching this pytest -k expression (a partial check)")
     p.add_argument("--shard", metavar="I/N",
                    help="run only shard I of N (time-balanced by the previous report) and write a partial results.json to --out")
@@ -197,7 +197,9 @@ def _run(args: argparse.Namespace) -> int:
     where = f" (shard {shard} of a {len(plan)}-run plan)" if shard else ""
     print(f"conformance report: {len(jobs)} runs planned{where} ({sum(not j.not_served for j in jobs)} served), "
           f"{args.workers} at a time", flush=True)
-    extra = ["--conformance-shrink-seconds", str(args.shrink_seconds)] + (["-k", args.select] if args.select else [])
+    from conformance.options import SHRINK_SECONDS
+
+    extra = [SHRINK_SECONDS.flag, str(args.shrink_seconds)] + (["-k", args.select] if args.select else [])
     runs, envs = run_jobs(jobs, _pythons(args.python), workers=args.workers, examples=args.examples, timeout=args.timeout,
                           extra_args=extra, keep_reports=Path(args.keep_reports) if args.keep_reports else None,
                           progress=lambda line: print(line, flush=True))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Implementation", "Job", "IMPLEMENTATIONS", "plan_jobs"]
+__all__ = ["Implementation", "Job", "all_implementations", "plan_jobs"]
 
 
 @dataclass(frozen=True)
@@ -37,12 +37,15 @@ class Job:
         return f"{self.implementation}|{self.model}|{self.variant}"
 
 
-IMPLEMENTATIONS: dict[str, Implementation] = {
-    "reference": Implementation("reference", "reference_renderers (ours, hand-written)", "main", "", "renderer-conformance"),
-    "prime": Implementation("prime", "Prime Intellect renderers", "main", "renderers", "renderers"),
-    "tinker": Implementation("tinker", "Thinking Machines tinker-cookbook", "tinker", "tinker_cookbook", "tinker-cookbook"),
-    "tml": Implementation("tml", "Thinking Machines tml-renderers (compiled)", "tml", "tml_renderers", "tml-renderers"),
-}
+_REFERENCE = Implementation("reference", "reference_renderers (ours, hand-written)", "main", "", "renderer-conformance")
+
+
+def all_implementations() -> dict[str, Implementation]:
+    """Our reference renderers, then every peer record (:data:`conformance.peers.PEERS`)."""
+    from conformance.peers import PEERS
+
+    return {"reference": _REFERENCE, **{p.name: Implementation(p.name, p.title, p.env, p.library, p.distribution)
+                                        for p in PEERS.values()}}
 
 
 def _spec(impl: str, entry: Any, variant: str) -> tuple[str, str]:
@@ -52,20 +55,21 @@ def _spec(impl: str, entry: Any, variant: str) -> tuple[str, str]:
 
         cls = HAND_WRITTEN.get(entry.family)
         return (f"reference_renderers:{cls}", "") if cls else ("", f"no hand-written renderer for family {entry.family!r}")
-    from conformance.peers import PEERS, serves
+    from conformance.peers import PEERS
 
-    why = serves(impl, entry, variant)
-    return (PEERS[impl], "") if why is None else ("", why)
+    why = PEERS[impl].serves(entry, variant)
+    return (PEERS[impl].spec, "") if why is None else ("", why)
 
 
 def plan_jobs(implementations: list[str] | None = None, models: list[str] | None = None) -> list[Job]:
     """Every (implementation, model, variant) in a stable order: implementation, then registry order."""
     from conformance.registry import load_registry
 
-    names = implementations or list(IMPLEMENTATIONS)
-    unknown = sorted(set(names) - set(IMPLEMENTATIONS))
+    known = all_implementations()
+    names = implementations or list(known)
+    unknown = sorted(set(names) - set(known))
     if unknown:
-        raise ValueError(f"unknown implementation(s) {unknown}; known: {', '.join(IMPLEMENTATIONS)}")
+        raise ValueError(f"unknown implementation(s) {unknown}; known: {', '.join(known)}")
     reg = load_registry()
     if models:
         missing = sorted(set(models) - set(reg))

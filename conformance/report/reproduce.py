@@ -143,7 +143,8 @@ def reproduction_script(impl: str, finding: dict[str, Any], results: dict[str, A
     if how is None or case is None:
         return None
     kind, train_on = how
-    call = _call(impl, kind, train_on)
+    style = PEERS[impl].style
+    call = _call(style, kind, train_on)
     try:
         build = construction_source(impl, rep["model"], rep["variant"])
     except PeerMismatchError:
@@ -209,7 +210,7 @@ def reproduction_script(impl: str, finding: dict[str, Any], results: dict[str, A
         "except Exception as e:  # e.g. a template that wants tool-call arguments as a mapping, not JSON text",
         "    print(f'apply_chat_template raised {type(e).__name__}: {e}')",
         "",
-        _helpers(impl).rstrip(),
+        _helpers(style).rstrip(),
         "",
         build.rstrip(),
         call.rstrip(),

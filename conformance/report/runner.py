@@ -21,7 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from conformance.report.plan import IMPLEMENTATIONS, Job
+from conformance.options import EXAMPLES, MODEL, RENDERER, REPORT, VARIANT
+from conformance.report.plan import Job, all_implementations
 from conformance.report.results import compact_run
 
 __all__ = ["run_jobs", "probe_environment"]
@@ -78,9 +79,8 @@ def _run_one(job: Job, python: str, examples: int, timeout: float, keep: Path | 
     base = {"implementation": job.implementation, "model": job.model, "variant": job.variant, "spec": job.spec}
     with tempfile.TemporaryDirectory(prefix="conformance-run-") as tmp:
         report = Path(tmp) / "report.json"
-        cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--renderer", job.spec, "--model", job.model,
-               "--conformance-variant", job.variant, "--conformance-report", str(report),
-               "--conformance-examples", str(examples), *job.extra_args]
+        cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", RENDERER.flag, job.spec, MODEL.flag, job.model,
+               VARIANT.flag, job.variant, REPORT.flag, str(report), EXAMPLES.flag, str(examples), *job.extra_args]
         started = time.time()
         try:
             env = {**os.environ, **_ONE_THREAD, "HYPOTHESIS_STORAGE_DIRECTORY": str(_HYPOTHESIS_STORAGE)}
@@ -125,8 +125,9 @@ def run_jobs(
     ``not_installed`` run per pair: the report says what it could not certify.
     """
     envs: dict[str, Any] = {}
+    known = all_implementations()
     for name in sorted({j.implementation for j in jobs}):
-        impl = IMPLEMENTATIONS[name]
+        impl = known[name]
         python = pythons.get(impl.env)
         envs[name] = (probe_environment(python, impl.library, impl.distribution) if python
                       else {"ok": False, "error": f"no interpreter given for environment {impl.env!r} (--python {impl.env}=PATH)"})
@@ -145,7 +146,7 @@ def run_jobs(
     def work(j: Job) -> tuple[str, dict[str, Any]]:
         if extra_args:
             j = Job(j.implementation, j.model, j.variant, j.spec, j.not_served, [*j.extra_args, *extra_args])
-        r = _run_one(j, pythons[IMPLEMENTATIONS[j.implementation].env], examples, timeout, keep_reports)
+        r = _run_one(j, pythons[known[j.implementation].env], examples, timeout, keep_reports)
         if progress:
             progress(f"{r['status']:<14} {r.get('duration_s', 0):>6}s  {j.implementation} {j.model} [{j.variant}]")
         return j.key, r
