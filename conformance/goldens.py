@@ -13,6 +13,7 @@ error naming the file); :func:`write_goldens` is deterministic (running it twice
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import platform
@@ -27,6 +28,7 @@ from conformance.cases import Case, load_cases
 from conformance.errors import FixtureError, TamperedFixtureError
 from conformance.golden_derivation import GOLDEN_SCHEMA_VERSION, derive_golden
 from conformance.oracle import GENERATOR_VERSION, Oracle
+from conformance.paths import fixtures_root
 from conformance.registry import ModelEntry
 
 __all__ = [
@@ -87,12 +89,46 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+@functools.cache
+def _golden_schema(root: str) -> tuple[dict[str, Any], Any]:
+    import fastjsonschema
+
+    schema = json.loads((Path(root) / "schema" / "golden.schema.json").read_text(encoding="utf-8"))
+    return schema, fastjsonschema.compile(schema)
+
+
+def golden_problems(record: dict[str, Any], root: Path | None = None) -> list[str]:
+    """Where ``record`` departs from ``fixtures/schema/golden.schema.json`` (empty: it conforms).
+    Every golden is written only if it conforms, and CI validates every stored one. The check is
+    compiled (fastjsonschema, every golden in about a second); a record that fails it is
+    described in full by ``jsonschema``."""
+    import fastjsonschema
+
+    schema, validate = _golden_schema(str(root or fixtures_root()))
+    try:
+        validate(record)
+        return []
+    except fastjsonschema.JsonSchemaException as e:
+        import jsonschema
+
+        found = [f"{'/'.join(map(str, err.absolute_path)) or '(record)'}: {err.message[:200]}"
+                 for err in jsonschema.Draft7Validator(schema).iter_errors(record)]
+        return found or [str(e)]
+
+
 def _render_all(entry: ModelEntry, cases: list[Case]) -> dict[str, str]:
     oracle = Oracle(entry)
     out = {}
     for v in entry.variants.values():
         for c in cases:
-            out[f"{v.name}/{c.id}.json"] = jsonfmt.dumps(derive_golden(oracle, v, c))
+            record = derive_golden(oracle, v, c)
+            problems = golden_problems(record, entry.root)
+            if problems:
+                # A derivation that writes another format than the schema says is a bug to fix
+                # (or a format change: schema, generator version and a reviewed diff together).
+                raise FixtureError(f"{entry.model_id} [{v.name}] {c.id}: the derived golden does not match the schema: "
+                                   + "; ".join(problems[:3]))
+            out[f"{v.name}/{c.id}.json"] = jsonfmt.dumps(record)
     return out
 
 

@@ -183,3 +183,27 @@ def test_the_invariants_catch_the_golden_defects_they_were_written_for(tmp_path)
     call["completion"]["expected"]["tool_calls"] = []
     assert any("expects no such call" in p for p in _check("lost-call", call, kpins))
     assert Path(d).is_dir()
+
+
+def test_every_golden_conforms_to_the_schema():
+    """``fixtures/schema/golden.schema.json``: every stored golden, every field (a derived part is
+    its value or the reason it is not derivable, never both, never a bare string)."""
+    from conformance.goldens import golden_problems
+
+    bad = {}
+    for model_id in load_registry():
+        for name, g, _ in _goldens(model_id):
+            problems = golden_problems(g)
+            if problems:
+                bad[f"{model_id} {name}"] = problems[:2]
+    assert not bad, f"{len(bad)} goldens off the schema, e.g. {dict(list(bad.items())[:3])}"
+
+
+def test_a_golden_off_the_schema_is_named_where_it_departs():
+    from conformance.goldens import golden_problems
+
+    _, g, _ = next(_goldens("Qwen/Qwen3-8B"))
+    assert golden_problems(g) == []
+    broken = {**g, "prompt": {"error": None, "text": "x", "tokens": [[1]]}, "weights": {**g["weights"], "all_tokens": "no"}}
+    problems = golden_problems(broken)
+    assert any(p.startswith("prompt:") for p in problems) and any(p.startswith("weights/all_tokens:") for p in problems), problems

@@ -159,3 +159,16 @@ def test_import_of_a_new_model_starts_its_entry_from_a_registered_one(fixture_tr
     assert new.snapshot_name == "Example__Qwen3-8B-Copy" and (new.family, new.end_of_turn) == (old.family, old.end_of_turn)
     assert list(new.variants) == list(old.variants) and "review its entry" in out.stdout
     assert verify_model(new).ok and len(list(golden_dir(new).rglob("*.json"))) > 100
+
+
+def test_a_derived_golden_off_the_schema_is_never_written(fixture_tree, monkeypatch):
+    import conformance.goldens as goldens
+    from conformance.errors import FixtureError
+
+    root = fixture_tree(["Qwen__Qwen3-8B"], goldens=False)
+    entry = get_model("Qwen/Qwen3-8B", root)
+    real = goldens.derive_golden
+    monkeypatch.setattr(goldens, "derive_golden", lambda *a: {**real(*a), "prompt": "a bare string"})
+    with pytest.raises(FixtureError, match="does not match the schema: prompt:"):
+        write_goldens(entry, [c for c in load_cases(root=root) if c.id == "basic-single-turn"])
+    assert not golden_dir(entry).exists()
