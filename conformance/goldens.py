@@ -4,7 +4,7 @@ Layout of one golden folder::
 
     manifest.json                 schema/generator versions, library versions, registry pins,
                                   and the sha256 of every golden file below
-    <variant>/<case-id>.json      one record per case (see conformance.golden_derivation)
+    <variant>/<case-id>.json      one record per case (see conformance.oracle.derivation)
 
 Guarantees: :func:`load_golden` checks the file against the manifest hash (a tampered golden is an
 error naming the file); :func:`write_goldens` is deterministic (running it twice changes nothing);
@@ -26,8 +26,8 @@ from typing import Any
 from conformance import jsonfmt
 from conformance.cases import Case, load_cases
 from conformance.errors import FixtureError, TamperedFixtureError
-from conformance.golden_derivation import GOLDEN_SCHEMA_VERSION, derive_golden
 from conformance.oracle import GENERATOR_VERSION, Oracle
+from conformance.oracle.derivation import GOLDEN_SCHEMA_VERSION, derive_golden
 from conformance.paths import fixtures_root
 from conformance.registry import ModelEntry
 

@@ -229,7 +229,7 @@ def _prime_build(tokenizer: Any, entry: ModelEntry, v: Variant, cls_name: str) -
     the registry's pinned date."""
     if entry.family == "gpt-oss":
         # Prime renders gpt-oss through openai-harmony, which must find o200k offline.
-        from conformance.harmony_oracle import load_encoding
+        from conformance.oracle.harmony import load_encoding
 
         load_encoding(str(entry.root / "vocab"))
     import renderers as R  # the peer library

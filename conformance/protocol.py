@@ -110,16 +110,16 @@ class Renderer(Protocol):
       they are its own tokens in the render: from the first token that changes with its content,
       reasoning or tool calls, through its end-of-turn token (template scaffolding such as an empty
       ``<think>\n\n</think>\n\n`` weighs 0). It never refuses a conversation the template renders
-      (see :mod:`conformance.turn_spans`). Where the template has no end-of-turn token of its own
+      (see :mod:`conformance.oracle.turn_spans`). Where the template has no end-of-turn token of its own
       and the next message's role marker closes a turn (GLM-5), that marker is the turn's
       end-of-turn token, and a conversation ending with an assistant message is followed by the
       marker of the message that would follow it (``<|observation|>`` after tool calls, else
-      ``<|user|>``; see :mod:`conformance.turn_end`). ``train_on`` is one of
+      ``<|user|>``; see :mod:`conformance.oracle.turn_end`). ``train_on`` is one of
       ``capabilities.train_on``: ``last_assistant_message``, ``last_assistant_turn`` (every assistant
       message after the last user message; tool results between them weigh 0),
       ``all_assistant_messages``, ``all_messages`` (every assistant message as above plus the body
       of every other message: its content through its end-of-turn token, never its role header;
-      see :mod:`conformance.message_spans`), or ``all_tokens`` (weight 1 everywhere).
+      see :mod:`conformance.oracle.message_spans`), or ``all_tokens`` (weight 1 everywhere).
     * ``build_supervised_examples(messages, tools=, train_on=)`` (capability
       ``supervised_examples``: the :data:`TRAIN_ON_TURNS` choices it serves) returns one example
       per chosen assistant turn: exactly its generation prompt (weight 0) and the completion the

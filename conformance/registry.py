@@ -65,7 +65,7 @@ class ModelEntry:
     # "id" (Kimi: only the call id is written; upstream ids are "functions.<name>:<n>").
     tool_call_name: str = "field"
     # What closes an assistant turn: "token" (the template's own end-of-turn token) or
-    # "next_message" (GLM-5: the next message's role marker; see conformance.turn_end).
+    # "next_message" (GLM-5: the next message's role marker; see conformance.oracle.turn_end).
     turn_end: str = "token"
     # Tokens that close an assistant turn in history where the template rewrites the sampled stop
     # (gpt-oss: a sampled <|return|> is written <|end|> once another message follows).

@@ -13,7 +13,7 @@ Written from the behaviour of the templates in ``zai-org__GLM-5``, ``zai-org__GL
   ``<|observation|>`` (once per run of tool results, each ``<tool_response>...</tool_response>``).
   **No token closes an assistant turn**: the next message's marker does, and the model samples it
   (``<|user|>`` after an answer, ``<|observation|>`` after tool calls; registry
-  ``turn_end = "next_message"``, :mod:`conformance.turn_end`);
+  ``turn_end = "next_message"``, :mod:`conformance.oracle.turn_end`);
 * an assistant message is ``<think>reasoning</think>`` when its reasoning is shown and an empty
   block otherwise (GLM-5.2 ``<think></think>``, GLM-5.1 a lone ``</think>``), then its text
   trimmed, then ``<tool_call>NAME<arg_key>K</arg_key><arg_value>V</arg_value>...</tool_call>``

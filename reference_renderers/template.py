@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from conformance.errors import InvalidMessagesError
-from conformance.message_spans import attribution_runs, message_bodies
 from conformance.messages import validate_messages
+from conformance.oracle.message_spans import attribution_runs, message_bodies
 from conformance.protocol import TRAIN_ON_TURNS, Capabilities, ParsedResponse, RenderedTokens, SupervisedExample, chosen_turns
 from reference_renderers.parsers import parse_with
 
@@ -61,7 +61,7 @@ class TemplateRenderer:
 
     def build_supervised_example(self, messages: Sequence[dict[str, Any]], *, tools: Any = None,
                                  train_on: str = "last_assistant_message") -> SupervisedExample:
-        """The oracle's own rule (this renderer *is* the template): :mod:`conformance.turn_spans`."""
+        """The oracle's own rule (this renderer *is* the template): :mod:`conformance.oracle.turn_spans`."""
         if train_on not in self.capabilities.train_on:
             raise ValueError(f"train_on must be one of {', '.join(self.capabilities.train_on)}, not {train_on!r}")
         spans, ids = self._turn_spans(messages, tools)
@@ -87,8 +87,8 @@ class TemplateRenderer:
 
     def _turn_spans(self, messages: Sequence[dict[str, Any]], tools: Any) -> tuple[Any, list[int]]:
         from conformance.cases import Case
-        from conformance.turn_end import final_closing_id
-        from conformance.turn_spans import TurnSpans
+        from conformance.oracle.turn_end import final_closing_id
+        from conformance.oracle.turn_spans import TurnSpans
 
         ids = self._encode(messages, tools, False)
         tail: list[int] = []

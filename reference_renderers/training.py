@@ -1,6 +1,6 @@
 """Supervised examples of the hand-written renderers, found on their own renders.
 
-Written apart from the oracle's rule (``conformance/turn_spans.py``, ``conformance/message_spans.py``),
+Written apart from the oracle's rule (``conformance/oracle/turn_spans.py``, ``conformance/oracle/message_spans.py``),
 which derives the goldens from prefix renders of the template: here every span comes from the
 renderer's own message attribution (which token belongs to which message, known while rendering)
 and its own probe renders, so a mistake in either shows up against the other in certification.

@@ -176,7 +176,7 @@ class ShiftedMessageIndices(Qwen3Renderer):
             self._exact = False
 
 
-# ---- GLM-5: no token of its own closes an assistant turn (conformance.turn_end) ------------------
+# ---- GLM-5: no token of its own closes an assistant turn (conformance.oracle.turn_end) ------------------
 
 
 class UnclosedFinalTurn(Glm5Renderer):

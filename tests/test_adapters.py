@@ -200,7 +200,7 @@ def test_tml_single_example_trains_every_turn_and_is_filed_so(tml_installed):
     assert [i for i, w in enumerate(ex.weights) if w] == [i for a, b in spans for i in range(a, b)]
     _, qwen = _peer("tml", QWEN.model_id, "thinking")
     assert qwen.capabilities.train_on == ("last_assistant_message",) and qwen.capabilities.supervised_examples
-    from conformance.turn_spans import ids_sha256
+    from conformance.oracle.turn_spans import ids_sha256
 
     gq = load_golden(QWEN, "thinking", "basic-two-turns")
     for ex, want in zip(qwen.build_supervised_examples(msgs, train_on="all_assistant_messages"), gq["sampled_examples"]):

@@ -3,8 +3,8 @@
 derives or reads the goldens they are judged against.
 
 Still shared, and listed here so the list can only shrink (issue 21): the reference renderers'
-base class uses ``conformance.message_spans``, ``conformance.turn_end`` and
-``conformance.turn_spans``, which golden derivation uses as well.
+base class uses ``conformance.oracle.message_spans``, ``conformance.oracle.turn_end`` and
+``conformance.oracle.turn_spans``, which golden derivation uses as well.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import ast
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-GOLDEN_CODE = {"conformance.golden_derivation", "conformance.goldens", "conformance.golden_diff"}
-STILL_SHARED = {"conformance.message_spans", "conformance.turn_end", "conformance.turn_spans"}
+GOLDEN_CODE = {"conformance.oracle.derivation", "conformance.goldens", "conformance.golden_diff"}
+STILL_SHARED = {"conformance.oracle.message_spans", "conformance.oracle.turn_end", "conformance.oracle.turn_spans"}
 
 
 def _module(path: Path) -> str:
@@ -71,16 +71,19 @@ def test_reference_renderers_import_no_golden_code():
     assert not used & GOLDEN_CODE, f"reference renderers import golden code: {sorted(used & GOLDEN_CODE)}"
     # What they share with golden derivation beyond the input layer may only shrink: a new shared
     # helper is a new way for goldens and reference renderers to be wrong together.
-    shared = used & graph["conformance.golden_derivation"]
+    shared = used & graph["conformance.oracle.derivation"]
     assert shared - INPUT_LAYER <= STILL_SHARED, f"newly shared with golden derivation: {sorted(shared - INPUT_LAYER - STILL_SHARED)}"
 
 
-def test_hand_written_renderers_share_no_span_or_turn_end_code_with_the_goldens():
-    """Only ``TemplateRenderer`` (the oracle behind the protocol) reads message spans and turn
-    ends the way golden derivation does; every hand-written renderer finds its own (training.py),
-    so a bug in the goldens' span code cannot be copied into a renderer that then certifies."""
+def test_hand_written_renderers_import_nothing_of_the_oracle():
+    """Only ``TemplateRenderer`` (the oracle behind the protocol) uses ``conformance.oracle``: the
+    template, golden derivation, message spans and turn ends. Every hand-written renderer finds its
+    own (training.py), so a bug in the goldens' span code cannot be copied into a renderer that
+    then certifies."""
     graph = _graph("conformance")
     hand_written = {m: deps for m, deps in _graph("reference_renderers", set(graph)).items() if m != "reference_renderers.template"}
-    shared = {m: sorted(deps & STILL_SHARED) for m, deps in hand_written.items() if deps & STILL_SHARED}
-    assert not shared, f"hand-written renderers importing the goldens' span and turn-end code: {shared}"
+    oracle = {m for m in graph if m == "conformance.oracle" or m.startswith("conformance.oracle.")}
+    assert STILL_SHARED <= oracle, sorted(oracle)
+    shared = {m: sorted(deps & oracle) for m, deps in hand_written.items() if deps & oracle}
+    assert not shared, f"hand-written renderers importing the oracle: {shared}"
     assert len(hand_written) >= 10, sorted(hand_written)  # the scan saw the family modules

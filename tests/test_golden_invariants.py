@@ -1,6 +1,6 @@
 """Every golden, checked by invariants written apart from the code that derives them.
 
-The goldens are derived from prefix and probe renders of the template (``conformance/golden_derivation.py``,
+The goldens are derived from prefix and probe renders of the template (``conformance/oracle/derivation.py``,
 ``turn_spans.py``, ``message_spans.py``); these checks read only the stored records, the corpus
 and the registry pins, with plain text searches:
 

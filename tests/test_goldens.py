@@ -52,7 +52,7 @@ def test_gpt_oss_goldens_record_where_openai_harmony_agrees_and_differs():
 
 
 def test_glm_completions_end_with_the_marker_of_the_next_message():
-    """GLM-5 writes no token of its own after an assistant turn (conformance/turn_end.py): the
+    """GLM-5 writes no token of its own after an assistant turn (conformance/oracle/turn_end.py): the
     completion and the supervised example end with the marker the template writes for what follows."""
     glm = get_model("zai-org/GLM-5.2")
     answer = load_golden(glm, "thinking", "basic-single-turn")
@@ -77,7 +77,7 @@ def test_glm_completions_end_with_the_marker_of_the_next_message():
 
 def test_harmony_refuses_a_tampered_vocabulary(tmp_path):
     from conformance.errors import FixtureError
-    from conformance.harmony_oracle import load_encoding
+    from conformance.oracle.harmony import load_encoding
 
     (tmp_path / "o200k_base.tiktoken").write_bytes(b"aGVsbG8= 0\n")
     with pytest.raises(FixtureError, match="sha256"):

@@ -1,10 +1,10 @@
-"""The all_messages spans (conformance/message_spans.py), on the real Qwen3 and Llama templates."""
+"""The all_messages spans (conformance/oracle/message_spans.py), on the real Qwen3 and Llama templates."""
 
 from __future__ import annotations
 
 from conformance.goldens import load_golden
-from conformance.message_spans import attribution_runs, body_span, runs_from_owners
 from conformance.oracle import Oracle
+from conformance.oracle.message_spans import attribution_runs, body_span, runs_from_owners
 from conformance.registry import get_model
 from reference_renderers import Qwen3Renderer
 

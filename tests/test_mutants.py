@@ -71,7 +71,7 @@ MUTANTS: dict[str, Mutant] = {
         f"{_WEIGHTS}[reasoning-earlier-turn-long-history-",
         "test_generated.py::test_generated_conversations_match_template",
     ), also=("extension", "injection")),  # a crash fails every area whose calls reach it: it is a crash, wherever it happens
-    # GLM-5 (no token of its own closes a turn; conformance/turn_end.py)
+    # GLM-5 (no token of its own closes a turn; conformance/oracle/turn_end.py)
     "UnclosedFinalTurn": Mutant((f"{_WEIGHTS}[basic-single-turn-last_assistant_message]", f"{_WEIGHTS}[tools-single-call-all_tokens]"),
                                 model=GLM),
     "EndOfTextClosesFinalTurn": Mutant((f"{_WEIGHTS}[basic-single-turn-last_assistant_message]",), model=GLM),

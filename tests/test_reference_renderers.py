@@ -112,7 +112,7 @@ def test_llama_accepts_the_ipython_role_exactly_as_its_template_renders_it():
         get_renderer("Qwen/Qwen3-8B").render(msgs)
 
 
-# ---- GLM-5: the next message's marker closes an assistant turn (conformance/turn_end.py) ---------
+# ---- GLM-5: the next message's marker closes an assistant turn (conformance/oracle/turn_end.py) ---------
 _GLM_CALL = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": {"city": "Rome"}}}
 
 

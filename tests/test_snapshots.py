@@ -100,7 +100,7 @@ def test_loading_every_tokenizer_and_rendering_never_opens_a_connection():
         from conformance.registry import load_registry
         from conformance.oracle import Oracle
         from conformance.cases import load_cases
-        from conformance.golden_derivation import derive_golden
+        from conformance.oracle.derivation import derive_golden
         case = next(c for c in load_cases() if c.id == "tools-single-call-with-response")
         for entry in load_registry().values():
             o = Oracle(entry)

@@ -57,7 +57,7 @@ class Context:
 
                 g = load_golden(self.entry, self.variant.name, case.id, self.golden_manifest)
             else:
-                from conformance.golden_derivation import derive_golden
+                from conformance.oracle.derivation import derive_golden
 
                 g = derive_golden(self.oracle, self.variant, case)
             self._goldens[case.id] = g

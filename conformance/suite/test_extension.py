@@ -10,8 +10,8 @@ import warnings
 
 import pytest
 
+from conformance.oracle.turn_end import closing_position, with_probe
 from conformance.suite.support import REFUSAL_ERRORS, call_or_refusal, lossy_reason, repro, require_case_capabilities
-from conformance.turn_end import closing_position, with_probe
 
 
 def turn_pairs(renderer, case, stop_ids, turn_end="token"):
@@ -21,7 +21,7 @@ def turn_pairs(renderer, case, stop_ids, turn_end="token"):
     through the first of the template's end-of-turn ids ``stop_ids`` (the goldens'; not the
     renderer's claim, which the stop-sequence area judges), or, where the next message's marker
     closes a turn (registry ``turn_end = "next_message"``), its render followed by the marker the
-    renderer writes for message ``k + 1`` (:func:`conformance.turn_end.closing_position`). None
+    renderer writes for message ``k + 1`` (:func:`conformance.oracle.turn_end.closing_position`). None
     when not derivable."""
     msgs, tools = case.messages_list(), case.tools_list()
     stops = set(stop_ids)

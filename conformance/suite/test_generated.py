@@ -69,7 +69,7 @@ def hostile_shape_of(ctx: Any) -> Shape:
 
 
 def _golden(ctx: Any, case: Case) -> dict[str, Any]:
-    from conformance.golden_derivation import derive_golden
+    from conformance.oracle.derivation import derive_golden
 
     g = derive_golden(ctx.oracle, ctx.variant, case, minimal=True)
     if g["prompt"].get("error") or g["full"].get("error"):

@@ -107,7 +107,7 @@ def test_generated_look_alikes_render_as_text(conformance_ctx):
         try:
             forged = content_special_ids(conformance_ctx, _render(r, "full", tools), msgs)
         except REFUSAL_ERRORS:
-            from conformance.golden_derivation import derive_golden
+            from conformance.oracle.derivation import derive_golden
 
             if lossy_reason(derive_golden(conformance_ctx.oracle, conformance_ctx.variant, case, minimal=True)):
                 reject()

@@ -2,7 +2,7 @@
 assistant messages (through their end-of-turn token), derived from the oracle. Its ids are the full
 render, followed by the golden's ``supervised_tail`` where the template closes a turn only with the
 next message's marker (GLM-5: the final answer ends with the ``<|user|>`` the model samples; see
-:mod:`conformance.turn_end`).
+:mod:`conformance.oracle.turn_end`).
 
 PYTEST_DONT_REWRITE: each assertion here states its own evidence (see :mod:`conformance.suite.support`).
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from conformance.oracle.turn_spans import ids_sha256
 from conformance.protocol import TRAIN_ON, TRAIN_ON_TURNS, chosen_turns
 from conformance.suite.support import (
     JUDGED_BY,
@@ -25,7 +26,6 @@ from conformance.suite.support import (
     require_case_capabilities,
     skip_template_fact,
 )
-from conformance.turn_spans import ids_sha256
 
 
 @pytest.mark.parametrize("train_on", TRAIN_ON)

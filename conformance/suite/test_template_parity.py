@@ -78,7 +78,7 @@ def test_message_attribution_matches_template(conformance_ctx, renderer, case):
     expected = [0] * len(rt.ids)
     for msg, start, end in att["runs"]:
         expected[start:end] = [msg] * (end - start)
-    # Where the next message's marker closes an assistant turn (conformance.turn_end), that marker
+    # Where the next message's marker closes an assistant turn (conformance.oracle.turn_end), that marker
     # is both the assistant's last sampled token and the next message's first: either is right.
     also = _closing_markers(conformance_ctx, case, att["runs"], rt.ids)
     got = list(rt.message_indices)

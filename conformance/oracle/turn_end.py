@@ -30,7 +30,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from conformance.message_spans import PROBE, first_divergence
+from conformance.oracle.message_spans import PROBE, first_divergence
 
 __all__ = ["TURN_ENDS", "CONTINUATION_TEXT", "continuation", "with_probe", "closing_position", "final_closing_id"]
 
@@ -61,7 +61,7 @@ def closing_position(own: Sequence[int], continued: Sequence[int], probed: Seque
 
     ``own`` renders a conversation up to that message (or its generation prompt); ``continued``
     renders it with one more message, and ``probed`` the same with that message's content replaced
-    by :data:`~conformance.message_spans.PROBE`. The closing id is the last end-of-turn id that
+    by :data:`~conformance.oracle.message_spans.PROBE`. The closing id is the last end-of-turn id that
     ``continued`` writes before the new message's content starts (the new message's marker), and
     it must come after where ``continued`` departs from ``own``: where the new message starts, or
     earlier where the template rewrites the conversation for it (GLM drops the reasoning of a tool

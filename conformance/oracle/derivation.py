@@ -10,13 +10,13 @@ import json
 from typing import Any
 
 from conformance.cases import Case
-from conformance.message_spans import attribution_runs, first_divergence, message_bodies
 from conformance.messages import normalize_tool_calls
 from conformance.oracle import Encoded, Oracle, TemplateRenderError
+from conformance.oracle.message_spans import attribution_runs, first_divergence, message_bodies
+from conformance.oracle.turn_end import closing_position, continuation, final_closing_id, with_probe
+from conformance.oracle.turn_spans import TurnSpans
 from conformance.protocol import TRAIN_ON
 from conformance.registry import Variant
-from conformance.turn_end import closing_position, continuation, final_closing_id, with_probe
-from conformance.turn_spans import TurnSpans
 
 __all__ = ["GOLDEN_SCHEMA_VERSION", "derive_golden", "TRAIN_ON_CHOICES"]
 
@@ -126,7 +126,7 @@ def _span_closed_by_next(
     oracle: Oracle, variant: Variant, case: Case, k: int, prompt_ids: list[int], full_ids: list[int], tail: list[int] | str
 ) -> tuple[int, int] | str:
     """Assistant message ``k``'s sampled span where the next message's marker closes a turn
-    (registry ``turn_end = "next_message"``, :mod:`conformance.turn_end`): through that marker in
+    (registry ``turn_end = "next_message"``, :mod:`conformance.oracle.turn_end`): through that marker in
     ``full``, or, for the final message, through the closing id ``tail`` appended to ``full``."""
     if not _is_prefix(prompt_ids, full_ids):
         d = first_divergence(prompt_ids, full_ids)
@@ -226,7 +226,7 @@ def _derive(oracle: Oracle, variant: Variant, case: Case, minimal: bool) -> dict
     assert last is not None
     tail = _final_tail(oracle, variant, case, full.ids)
     if tail:
-        # The template writes no token of its own to close the final turn (conformance.turn_end):
+        # The template writes no token of its own to close the final turn (conformance.oracle.turn_end):
         # the sampled completion, and a supervised example, end with the marker it writes for the
         # message that would follow.
         rec["supervised_tail"] = {"error": tail} if isinstance(tail, str) else {"error": None, "tokens": oracle.pieces(tail)}
@@ -269,7 +269,7 @@ def _derive(oracle: Oracle, variant: Variant, case: Case, minimal: bool) -> dict
 
 def _with_second_oracle(oracle: Oracle, variant: Variant, case: Case, rec: dict[str, Any]) -> dict[str, Any]:
     if oracle.entry.second_oracle == "openai-harmony":
-        from conformance.harmony_oracle import HarmonyOracle
+        from conformance.oracle.harmony import HarmonyOracle
 
         harmony = HarmonyOracle(oracle.entry.pinned_date, oracle.entry.root / "vocab")
         rec["second_oracle"] = harmony.record(
@@ -291,8 +291,8 @@ def _weights(
     and the per-turn examples the model sampled.
 
     The supervised example is ``full``, followed by ``supervised_tail`` where the template closes
-    a turn only with the next message's marker (:mod:`conformance.turn_end`). Each assistant
-    message's span is given by :class:`conformance.turn_spans.TurnSpans`: the tokens the model
+    a turn only with the next message's marker (:mod:`conformance.oracle.turn_end`). Each assistant
+    message's span is given by :class:`conformance.oracle.turn_spans.TurnSpans`: the tokens the model
     sampled for it where its turn is in history as sampled, else its own tokens (what changes with
     its content) through its end-of-turn token. Template text after the final end-of-turn token
     (Qwen's trailing newline) is in the example with weight 0.
@@ -303,7 +303,7 @@ def _weights(
     * ``all_assistant_messages``: every assistant message;
     * ``all_messages``: every assistant message's span as above, and the body of every other
       message (its content through its end-of-turn token, not its role header; found by a probe
-      render, see :mod:`conformance.message_spans`), in token order;
+      render, see :mod:`conformance.oracle.message_spans`), in token order;
     * ``all_tokens``: the whole example.
     """
     if isinstance(tail, str):

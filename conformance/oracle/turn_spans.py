@@ -15,7 +15,7 @@ For assistant message ``k`` of a full render ``full``:
   next message's content starts, so a gpt-oss turn ends at its own ``<|end|>`` and never runs on
   into the following user turn. The final message ends at the last closing token of the render,
   or, where the next message's marker closes a turn (registry ``turn_end = "next_message"``, GLM-5),
-  at the marker appended as the supervised tail (:mod:`conformance.turn_end`).
+  at the marker appended as the supervised tail (:mod:`conformance.oracle.turn_end`).
 
 Anything that cannot be proven (a probe the template refuses, no closing token where one must be)
 is a reason string, never a guessed span. The reference renderers implement the same rule on their
@@ -30,8 +30,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from conformance.cases import Case
-from conformance.message_spans import first_divergence
 from conformance.oracle import Oracle, TemplateRenderError
+from conformance.oracle.message_spans import first_divergence
 from conformance.registry import Variant
 
 __all__ = ["TurnSpans", "PROBE_TEXT"]
@@ -149,7 +149,7 @@ class TurnSpans:
                                            "(the template writes the prompt differently when the turn follows)"}
         ids = self.oracle.encode_text(text_turn[len(text_prompt):])
         if self.oracle.entry.turn_end == "next_message":
-            from conformance.turn_end import final_closing_id
+            from conformance.oracle.turn_end import final_closing_id
 
             closing = final_closing_id(self.msgs[: k + 1], self._ids(self.msgs[: k + 1], False), lambda p: self._ids(p, False),
                                        self.oracle.stop_ids)
