@@ -13,6 +13,7 @@ rebuilds from the vendored snapshot).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from conformance.messages import validate_messages
 from conformance.protocol import Capabilities, ParsedResponse, RenderedTokens, SupervisedExample
 from reference_renderers import families
 from reference_renderers.encoding import PieceEncoder
+from reference_renderers.fast_bpe import fast_text_encoder
 from reference_renderers.parsers import parse_ids
 from reference_renderers.training import TRAIN_ON_TURNS, Training
 
@@ -62,7 +64,11 @@ class PieceRenderer:
         self.template_kwargs = dict(v.template_kwargs)
         snap = entry.snapshot()
         self.tokenizer = tokenizer if tokenizer is not None else load_tokenizer(snap)
-        self._enc = PieceEncoder(self.tokenizer, load_text_encoder(snap))
+        hf_text = load_text_encoder(snap)
+        # The fast exact BPE where the snapshot allows it, HF tokenizers elsewhere; one core
+        # unless REFERENCE_RENDERERS_PARALLEL=1 (reference_renderers/fast_bpe.py).
+        text = fast_text_encoder(snap, hf_text) or hf_text
+        self._enc = PieceEncoder(self.tokenizer, text, parallel=os.environ.get("REFERENCE_RENDERERS_PARALLEL") == "1")
         self._stop_ids = [self._enc.id(t) for t in entry.end_of_turn]
         self.capabilities = Capabilities(bridge=self.bridge, supervised_examples=TRAIN_ON_TURNS)
 

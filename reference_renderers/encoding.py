@@ -13,13 +13,15 @@ from typing import Any
 
 __all__ = ["PieceEncoder"]
 
-_BATCH_FROM = 8  # below this many text runs, batching costs more than it saves
-
-
 class PieceEncoder:
-    def __init__(self, tokenizer: Any, text_encoder: Any):
+    """``text_encoder`` encodes text runs: the fast exact BPE where the snapshot allows it
+    (:mod:`reference_renderers.fast_bpe`), else HF ``tokenizers``. One core unless ``parallel``
+    (HF's batch encode then spreads the runs over every core)."""
+
+    def __init__(self, tokenizer: Any, text_encoder: Any, *, parallel: bool = False):
         self.tok = tokenizer
         self.text_encoder = text_encoder
+        self.parallel = parallel
         added = sorted({t.content for t in tokenizer.added_tokens_decoder.values()}, key=len, reverse=True)
         self._added_re = re.compile("|".join(re.escape(t) for t in added))
         self._ids = {t: int(tokenizer.convert_tokens_to_ids(t)) for t in added}
@@ -45,8 +47,7 @@ class PieceEncoder:
 
     def _encode(self, pieces: list[tuple[Any, ...]], owners_wanted: bool) -> tuple[list[int], list[int] | None]:
         # Split into text runs and added-token ids; the runs are independent BPE inputs (an
-        # added token always splits pre-tokenization), so they are encoded as one batch, which
-        # the Rust tokenizer spreads over the machine's cores.
+        # added token always splits pre-tokenization).
         runs: list[str] = []
         run_owners: list[list[tuple[int, int]]] = []  # per run: (char offset, message) changes
         specials: list[tuple[int, int]] = []  # (id, message); specials[k] follows runs[k]
@@ -76,14 +77,13 @@ class PieceEncoder:
             size += len(text) - pos
         runs.append("".join(buf))
         run_owners.append(changes)
-        if owners_wanted or len(runs) > _BATCH_FROM:
+        if self.parallel:
             nonempty = [r for r in runs if r]
             encoded = iter(self.text_encoder.encode_batch(nonempty, add_special_tokens=False) if nonempty else [])
             encodings = [next(encoded) if r else None for r in runs]
-            run_ids = [e.ids if e is not None else [] for e in encodings]
         else:
-            encodings = []
-            run_ids = [self.text_ids(r) for r in runs]
+            encodings = [self.text_encoder.encode(r, add_special_tokens=False) if r else None for r in runs]
+        run_ids = [e.ids if e is not None else [] for e in encodings]
         ids: list[int] = []
         owners: list[int] = []
         for k in range(len(runs)):

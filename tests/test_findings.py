@@ -198,6 +198,8 @@ def test_a_findings_script_reproduces_it_with_the_library_alone(tmp_path, capsys
                             duration_s=1.0)
     found = [f for f in implementation_findings(results)["prime"] if f["class"] != "benign"]
     scripts = {f["title"]: reproduction_script("prime", f, results) for f in found}
+    # A title with a backslash (a finding about \\u escapes) still makes a valid script.
+    compile(str(reproduction_script("prime", {**found[0], "title": "writes non-ASCII text as \\u escapes"}, results)), "x", "exec")
     assert {f["class"] for f in found} >= {"sampling", "training"} and all(scripts.values()), list(scripts)
     snapshot = str(load_snapshot("Qwen__Qwen3-8B").path)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"HF_HUB_OFFLINE": "1"}

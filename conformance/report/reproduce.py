@@ -174,7 +174,8 @@ def reproduction_script(impl: str, finding: dict[str, Any], results: dict[str, A
     what = {"prompt": "generation prompt", "full": "full conversation", "supervised": f"supervised example ({train_on})"}[kind]
     decision = finding.get("decision") or ""
     lines = [
-        '"""' + finding["title"].replace('"""', "'''"),
+        # A raw docstring: titles and case descriptions may hold backslashes (\\u escapes).
+        'r"""' + finding["title"].replace('"""', "'''"),
         "",
         f"{finding['class']} finding of {impl} ({versions or 'see the report'}) on {rep['model']} [{variant.name}],",
         f"case {case.id!r}: {case.description}",

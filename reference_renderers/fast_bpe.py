@@ -1,0 +1,140 @@
+"""A fast exact BPE for the reference renderers: tiktoken over the snapshot's own vocabulary.
+
+Rendering is dominated by BPE encoding, and tiktoken's encoder is several times faster than HF
+``tokenizers`` on one core (measured in ``benchmarks/bench_render.py``). It is used only where it
+*is* the snapshot's tokenizer, decided from the snapshot's ``tokenizer.json`` (ranks derived from
+its vocabulary, never downloaded):
+
+* a byte-level BPE without byte fallback, decoded byte-level;
+* one pre-tokenizer regex (``Split``, ``Isolated``) and then ``ByteLevel`` without a regex of its
+  own: tiktoken splits text with that regex the same way;
+* ``ignore_merges``: a pre-token that is a vocabulary entry is taken whole, which is what tiktoken
+  always does. Without it (Qwen3-8B) HF splits a pre-token spelled like an entry its merges never
+  form, while tiktoken takes it whole, so such a tokenizer keeps HF;
+* merge order = id order (rank = id), as in every vocabulary converted from tiktoken-style ranks;
+* no normalizer, or NFC (text that is not already NFC goes to HF, which normalizes it).
+
+Anything else keeps HF ``tokenizers`` (DeepSeek-V3/V3.1: three regex splits and a normalizer
+sequence). Golden derivation never uses this module; the goldens and the generated-case checks
+prove the identity on every certification, and ``tests/test_fast_bpe.py`` encodes a corpus of hard
+text with both encoders for every family.
+
+Encoding is single-threaded; a renderer does not take every core of a machine that is also
+sampling or loading data.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+__all__ = ["FastTextEncoder", "fast_text_encoder", "why_not_fast"]
+
+
+def _byte_decoder() -> dict[str, int]:
+    """GPT-2's printable stand-ins for bytes, reversed (what ``ByteLevel`` writes in a vocabulary)."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return {chr(c): b for b, c in zip(bs, cs)}
+
+
+def why_not_fast(tokenizer_json: dict[str, Any]) -> str | None:
+    """None if tiktoken can encode exactly like this tokenizer, else why not (one line)."""
+    model = tokenizer_json.get("model") or {}
+    if model.get("type") != "BPE" or model.get("byte_fallback"):
+        return "not a byte-level BPE without byte fallback"
+    if not model.get("ignore_merges"):
+        return "ignore_merges is off: a pre-token spelled like an entry its merges never form is split, tiktoken takes it whole"
+    normalizer = tokenizer_json.get("normalizer")
+    if normalizer and normalizer.get("type") != "NFC":
+        return f"a {normalizer.get('type')} normalizer"
+    pre = tokenizer_json.get("pre_tokenizer") or {}
+    steps = pre.get("pretokenizers", []) if pre.get("type") == "Sequence" else [pre]
+    if (len(steps) != 2 or steps[0].get("type") != "Split" or "Regex" not in (steps[0].get("pattern") or {})
+            or steps[0].get("behavior") != "Isolated" or steps[0].get("invert")
+            or steps[1].get("type") != "ByteLevel" or steps[1].get("use_regex")):
+        return "its pre-tokenizer is not one regex split followed by ByteLevel"
+    if (tokenizer_json.get("decoder") or {}).get("type") != "ByteLevel":
+        return "not decoded byte-level"
+    return None
+
+
+class _Encoding:
+    """What ``PieceEncoder`` reads of an encoding: ``ids`` and, on demand, ``offsets`` (the
+    character span each id starts at, as HF gives them)."""
+
+    __slots__ = ("ids", "_text", "_token_bytes")
+
+    def __init__(self, ids: list[int], text: str, token_bytes: Any):
+        self.ids = ids
+        self._text = text
+        self._token_bytes = token_bytes
+
+    @property
+    def offsets(self) -> list[tuple[int, int]]:
+        char_at: list[int] = []  # byte position -> the character it belongs to
+        for i, ch in enumerate(self._text):
+            char_at += [i] * len(ch.encode("utf-8"))
+        out, pos = [], 0
+        for t in self.ids:
+            n = len(self._token_bytes(t))
+            start = char_at[pos] if pos < len(char_at) else len(self._text)
+            end = char_at[pos + n - 1] + 1 if pos + n - 1 < len(char_at) else len(self._text)
+            out.append((start, end))
+            pos += n
+        return out
+
+
+class FastTextEncoder:
+    """tiktoken with the snapshot's regex and ranks, answering like an HF ``tokenizers.Tokenizer``
+    where ``PieceEncoder`` calls it (``encode(text, add_special_tokens=False)``, ``encode_batch``)."""
+
+    def __init__(self, encoding: Any, hf_text_encoder: Any, nfc: bool):
+        self._enc = encoding
+        self._hf = hf_text_encoder
+        self._nfc = nfc
+
+    def encode(self, text: str, add_special_tokens: bool = False) -> Any:
+        if self._nfc and not unicodedata.is_normalized("NFC", text):
+            return self._hf.encode(text, add_special_tokens=False)  # HF normalizes, offsets included
+        return _Encoding(self._enc.encode_ordinary(text), text, self._enc.decode_single_token_bytes)
+
+    def encode_batch(self, texts: list[str], add_special_tokens: bool = False) -> list[Any]:
+        return [self.encode(t) for t in texts]  # one core: see the module docstring
+
+
+@functools.cache
+def _build(path: str, content_hash: str) -> tuple[Any, bool] | None:
+    import tiktoken
+
+    tokenizer_json = json.loads((Path(path) / "tokenizer.json").read_text(encoding="utf-8"))
+    if why_not_fast(tokenizer_json):
+        return None
+    decode = _byte_decoder()
+    added = {t["content"] for t in tokenizer_json.get("added_tokens", [])}
+    ranks = {}
+    for piece, rank in tokenizer_json["model"]["vocab"].items():
+        if piece in added:
+            continue
+        if any(c not in decode for c in piece):
+            return None  # an entry that is not byte-level text: not this module's kind of BPE
+        ranks[bytes(decode[c] for c in piece)] = int(rank)
+    pattern = tokenizer_json["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"]
+    encoding = tiktoken.Encoding(name=f"conformance-{content_hash}", pat_str=pattern, mergeable_ranks=ranks, special_tokens={})
+    return encoding, (tokenizer_json.get("normalizer") or {}).get("type") == "NFC"
+
+
+def fast_text_encoder(snapshot: Any, hf_text_encoder: Any) -> FastTextEncoder | None:
+    """The fast encoder for ``snapshot`` (built once per process), or None where it would not be
+    exact (:func:`why_not_fast`)."""
+    built = _build(str(snapshot.path), snapshot.content_hash)
+    return None if built is None else FastTextEncoder(built[0], hf_text_encoder, built[1])

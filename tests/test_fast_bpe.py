@@ -1,0 +1,74 @@
+"""The fast exact BPE (reference_renderers/fast_bpe.py) encodes exactly like the snapshot's own
+HF tokenizer, for every family it serves, on a corpus of hard text; where it would not be exact
+the snapshot keeps HF, for the reason ``why_not_fast`` names."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from conformance.registry import load_registry
+from conformance.snapshots import load_text_encoder
+from reference_renderers.fast_bpe import fast_text_encoder, why_not_fast
+
+SNAPSHOTS = sorted({e.snapshot_name: e.model_id for e in load_registry().values()}.items())
+
+#: every script, whitespace runs, digits, joiners, emoji, spelled tokens, and vocabulary entries
+#: that BPE merges never form (taken whole only by a tokenizer that ignores merges)
+HARD = [
+    "Hello, world! It's 2026; we've 1234567 items.", "  leading and trailing  ", "\t\ttabs\tand\r\nCRLF\r\n\r\n",
+    "\n\n\n", " ", "", "a" * 300, "1" * 50 + " 3.14159 -2.5e3 1e-07 ½ ² Ⅻ", "naïve café Café (decomposed) ﬁ ligature",
+    "我在新加坡工作", "我在新加坡工作。你好，世界！", " нанес", " нанесение", "Привет, мир", "مرحبا بالعالم", "שלום עולם",
+    "नमस्ते दुनिया", "こんにちは世界", "안녕하세요 세계", "ສະບາຍດີ", "👋🏽 👨‍👩‍👧‍👦 🇸🇬", "zero\u200bwidth\u200c\u200djoiners\ufeff",
+    "<|im_end|> <think></think> <|user|> [INST] <｜User｜>", '{"a": [1, 2.5, null, true], "b": "\\u00e9\\n"}',
+    "def f(x):\n    return x  # comment\n\n\nclass A:\n\tpass\n", "    indented\n        more\n",
+    "URL https://example.com/a?b=c&d=e#f", "emails a.b@c.d", "MiXeD CaSe WoRdS", "'s 't 're 've 'm 'll 'd 'S 'T",
+]
+
+
+def _corpus(model_id: str) -> list[str]:
+    from conformance.goldens import golden_dir
+
+    entry = load_registry()[model_id]
+    texts = list(HARD)
+    for p in sorted(golden_dir(entry).glob("*/*.json"))[:300]:
+        g = json.loads(p.read_text(encoding="utf-8"))
+        texts += [g[k]["text"] for k in ("prompt", "full") if g[k].get("text")]
+    rng = random.Random(7)
+    pool = "".join(HARD)
+    texts += ["".join(rng.choice(pool) for _ in range(rng.randint(1, 80))) for _ in range(300)]
+    return texts
+
+
+@pytest.mark.parametrize("snapshot, model_id", SNAPSHOTS, ids=[s for s, _ in SNAPSHOTS])
+def test_the_fast_encoder_is_the_snapshots_tokenizer(snapshot, model_id):
+    entry = load_registry()[model_id]
+    snap = entry.snapshot()
+    tokenizer_json = json.loads((snap.path / "tokenizer.json").read_text(encoding="utf-8"))
+    hf = load_text_encoder(snap)
+    fast = fast_text_encoder(snap, hf)
+    why = why_not_fast(tokenizer_json)
+    if fast is None:
+        assert why, f"{snapshot}: no fast encoder and no reason"
+        pytest.skip(f"{snapshot} keeps HF tokenizers: {why}")
+    wrong = []
+    for text in _corpus(model_id):
+        want, got = hf.encode(text, add_special_tokens=False), fast.encode(text)
+        if list(got.ids) != list(want.ids):
+            wrong.append(text[:60])
+        elif [s for s, _ in got.offsets] != [s for s, _ in want.offsets]:
+            wrong.append(f"offsets of {text[:50]!r}")
+    assert not wrong, f"{snapshot}: {len(wrong)} texts encode differently, e.g. {wrong[:3]}"
+
+
+def test_what_keeps_hf_is_said():
+    reasons = {}
+    for snapshot, model_id in SNAPSHOTS:
+        snap = load_registry()[model_id].snapshot()
+        reasons[snapshot] = why_not_fast(json.loads((snap.path / "tokenizer.json").read_text(encoding="utf-8")))
+    assert "ignore_merges is off" in (reasons["Qwen__Qwen3-8B"] or "")
+    assert reasons["deepseek-ai__DeepSeek-V3"] and reasons["deepseek-ai__DeepSeek-V3.1"]
+    assert reasons["zai-org__GLM-5.2"] is None and reasons["openai__gpt-oss-20b"] is None
+    assert sum(r is None for r in reasons.values()) == 12, reasons  # 12 of the 15 snapshots are fast
