@@ -89,16 +89,25 @@ class PieceEncoder:
         for k in range(len(runs)):
             ids += run_ids[k]
             if owners_wanted:
-                owners += _owners_of(encodings[k], run_owners[k])
+                owners += _owners_of(encodings[k], run_owners[k], len(runs[k]))
             if k < len(specials):
                 ids.append(specials[k][0])
                 owners.append(specials[k][1])
         return ids, (owners if owners_wanted else None)
 
 
-def _owners_of(encoding: Any, changes: list[tuple[int, int]]) -> list[int]:
+def _owners_of(encoding: Any, changes: list[tuple[int, int]], size: int) -> list[int]:
     if encoding is None:
         return []
+    # The owner at each change of message; a run that one message owns throughout (the usual
+    # case: messages are separated by special tokens; a marker at the run's very end owns no
+    # token of it) needs no token offsets.
+    last: dict[int, int] = {}
+    for at, owner in changes:
+        if at < size or not last:
+            last[at] = owner
+    if len(last) == 1 or len(set(last.values())) == 1:
+        return [next(reversed(last.values()))] * len(encoding.ids)
     out = []
     j = 0
     for start, _ in encoding.offsets:

@@ -8,16 +8,19 @@ its vocabulary, never downloaded):
 * a byte-level BPE without byte fallback, decoded byte-level;
 * one pre-tokenizer regex (``Split``, ``Isolated``) and then ``ByteLevel`` without a regex of its
   own: tiktoken splits text with that regex the same way;
-* ``ignore_merges``: a pre-token that is a vocabulary entry is taken whole, which is what tiktoken
-  always does. Without it (Qwen3-8B) HF splits a pre-token spelled like an entry its merges never
-  form, while tiktoken takes it whole, so such a tokenizer keeps HF;
+* a pre-token that is a vocabulary entry is taken whole by tiktoken. With ``ignore_merges`` HF does
+  the same; without it (Qwen3-8B) HF splits a pre-token spelled like an entry its merges never
+  form, so those entries (1,909 of Qwen3-8B's: the ones whose own text HF does not encode as
+  themselves) are left out of tiktoken's ranks, and tiktoken can no more produce them than HF;
 * merge order = id order (rank = id), as in every vocabulary converted from tiktoken-style ranks;
 * no normalizer, or NFC (text that is not already NFC goes to HF, which normalizes it).
 
 Anything else keeps HF ``tokenizers`` (DeepSeek-V3/V3.1: three regex splits and a normalizer
-sequence). Golden derivation never uses this module; the goldens and the generated-case checks
-prove the identity on every certification, and ``tests/test_fast_bpe.py`` encodes a corpus of hard
-text with both encoders for every family.
+sequence). Building the ranks takes a fraction of a second (plus about a second to find the
+unformable entries where ``ignore_merges`` is off), once per process. Golden derivation never uses
+this module; the goldens and the generated-case checks prove the identity on every certification,
+and ``tests/test_fast_bpe.py`` encodes a corpus of hard text (and of vocabulary entries glued
+together) with both encoders for every family.
 
 Encoding is single-threaded; a renderer does not take every core of a machine that is also
 sampling or loading data.
@@ -25,7 +28,6 @@ sampling or loading data.
 
 from __future__ import annotations
 
-import functools
 import json
 import unicodedata
 from pathlib import Path
@@ -52,8 +54,6 @@ def why_not_fast(tokenizer_json: dict[str, Any]) -> str | None:
     model = tokenizer_json.get("model") or {}
     if model.get("type") != "BPE" or model.get("byte_fallback"):
         return "not a byte-level BPE without byte fallback"
-    if not model.get("ignore_merges"):
-        return "ignore_merges is off: a pre-token spelled like an entry its merges never form is split, tiktoken takes it whole"
     normalizer = tokenizer_json.get("normalizer")
     if normalizer and normalizer.get("type") != "NFC":
         return f"a {normalizer.get('type')} normalizer"
@@ -81,14 +81,21 @@ class _Encoding:
 
     @property
     def offsets(self) -> list[tuple[int, int]]:
+        sizes = [len(b) for b in self._token_bytes(self.ids)]
+        if self._text.isascii():  # a byte is a character
+            out, pos = [], 0
+            for n in sizes:
+                out.append((pos, pos + n))
+                pos += n
+            return out
         char_at: list[int] = []  # byte position -> the character it belongs to
         for i, ch in enumerate(self._text):
             char_at += [i] * len(ch.encode("utf-8"))
         out, pos = [], 0
-        for t in self.ids:
-            n = len(self._token_bytes(t))
-            start = char_at[pos] if pos < len(char_at) else len(self._text)
-            end = char_at[pos + n - 1] + 1 if pos + n - 1 < len(char_at) else len(self._text)
+        end_of_text = len(self._text)
+        for n in sizes:
+            start = char_at[pos] if pos < len(char_at) else end_of_text
+            end = char_at[pos + n - 1] + 1 if 0 < n and pos + n - 1 < len(char_at) else end_of_text
             out.append((start, end))
             pos += n
         return out
@@ -106,14 +113,16 @@ class FastTextEncoder:
     def encode(self, text: str, add_special_tokens: bool = False) -> Any:
         if self._nfc and not unicodedata.is_normalized("NFC", text):
             return self._hf.encode(text, add_special_tokens=False)  # HF normalizes, offsets included
-        return _Encoding(self._enc.encode_ordinary(text), text, self._enc.decode_single_token_bytes)
+        return _Encoding(self._enc.encode_ordinary(text), text, self._enc.decode_tokens_bytes)
 
     def encode_batch(self, texts: list[str], add_special_tokens: bool = False) -> list[Any]:
         return [self.encode(t) for t in texts]  # one core: see the module docstring
 
 
-@functools.cache
-def _build(path: str, content_hash: str) -> tuple[Any, bool] | None:
+_BUILT: dict[tuple[str, str], tuple[Any, bool] | None] = {}
+
+
+def _build(path: str, content_hash: str, hf_text_encoder: Any) -> tuple[Any, bool] | None:
     import tiktoken
 
     tokenizer_json = json.loads((Path(path) / "tokenizer.json").read_text(encoding="utf-8"))
@@ -121,13 +130,25 @@ def _build(path: str, content_hash: str) -> tuple[Any, bool] | None:
         return None
     decode = _byte_decoder()
     added = {t["content"] for t in tokenizer_json.get("added_tokens", [])}
-    ranks = {}
+    ranks: dict[bytes, int] = {}
     for piece, rank in tokenizer_json["model"]["vocab"].items():
         if piece in added:
             continue
         if any(c not in decode for c in piece):
             return None  # an entry that is not byte-level text: not this module's kind of BPE
         ranks[bytes(decode[c] for c in piece)] = int(rank)
+    if not tokenizer_json["model"].get("ignore_merges"):
+        # Entries HF's merges never form from their own text: tiktoken must not take them whole.
+        whole = []
+        for b, rank in ranks.items():
+            try:
+                whole.append((b, rank, b.decode("utf-8")))
+            except UnicodeDecodeError:
+                continue  # a fragment of a character: only ever formed by merges
+        encoded = [hf_text_encoder.encode(text, add_special_tokens=False).ids for _, _, text in whole]
+        for (b, rank, _), ids in zip(whole, encoded):
+            if ids != [rank]:
+                del ranks[b]
     pattern = tokenizer_json["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"]
     encoding = tiktoken.Encoding(name=f"conformance-{content_hash}", pat_str=pattern, mergeable_ranks=ranks, special_tokens={})
     return encoding, (tokenizer_json.get("normalizer") or {}).get("type") == "NFC"
@@ -136,5 +157,8 @@ def _build(path: str, content_hash: str) -> tuple[Any, bool] | None:
 def fast_text_encoder(snapshot: Any, hf_text_encoder: Any) -> FastTextEncoder | None:
     """The fast encoder for ``snapshot`` (built once per process), or None where it would not be
     exact (:func:`why_not_fast`)."""
-    built = _build(str(snapshot.path), snapshot.content_hash)
+    key = (str(snapshot.path), snapshot.content_hash)
+    if key not in _BUILT:
+        _BUILT[key] = _build(key[0], key[1], hf_text_encoder)
+    built = _BUILT[key]
     return None if built is None else FastTextEncoder(built[0], hf_text_encoder, built[1])

@@ -39,6 +39,12 @@ def _corpus(model_id: str) -> list[str]:
     rng = random.Random(7)
     pool = "".join(HARD)
     texts += ["".join(rng.choice(pool) for _ in range(rng.randint(1, 80))) for _ in range(300)]
+    # Vocabulary entries glued together: BPE's unusual paths (an entry next to another, an entry
+    # the merges never form, fragments of characters).
+    tok = entry.tokenizer()
+    vocab = [t for t in (tok.convert_tokens_to_string([p]) for p in rng.sample(sorted(tok.get_vocab()), 4000)) if t]
+    texts += ["".join(rng.choice(vocab) + rng.choice(["", "", " ", "\n", "."]) for _ in range(rng.randint(1, 6)))
+              for _ in range(1500)]
     return texts
 
 
@@ -68,7 +74,6 @@ def test_what_keeps_hf_is_said():
     for snapshot, model_id in SNAPSHOTS:
         snap = load_registry()[model_id].snapshot()
         reasons[snapshot] = why_not_fast(json.loads((snap.path / "tokenizer.json").read_text(encoding="utf-8")))
-    assert "ignore_merges is off" in (reasons["Qwen__Qwen3-8B"] or "")
     assert reasons["deepseek-ai__DeepSeek-V3"] and reasons["deepseek-ai__DeepSeek-V3.1"]
     assert reasons["zai-org__GLM-5.2"] is None and reasons["openai__gpt-oss-20b"] is None
-    assert sum(r is None for r in reasons.values()) == 12, reasons  # 12 of the 15 snapshots are fast
+    assert sum(r is None for r in reasons.values()) == 13, reasons  # 13 of the 15 snapshots are fast
