@@ -1,4 +1,4 @@
-"""Sessions: tests, lint, typing, certify, peers, nightly, regenerate, verify."""
+"""Sessions: tests, lint, typing, certify, peers, nightly, bench, regenerate, verify."""
 
 from __future__ import annotations
 
@@ -73,6 +73,22 @@ def peers(session: nox.Session, peer: str) -> None:
     transformers/tokenizers than the oracle's; tinker-cookbook and tml-renderers need torch)."""
     session.install("-e", ".[dev]", *PEER_ENVS[peer])
     session.run("pytest", "tests/test_adapters.py", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Generation-prompt speed on every family (benchmarks/bench_families.py): once here (reference,
+    HF, Prime) and once in each peer environment that has a renderer library of its own (tml), each
+    written to reports/benchmarks/<date>/families[-<env>].{json,md}."""
+    session.install("-e", ".[dev]")
+    session.run("python", "benchmarks/bench_families.py", *session.posargs)
+    for env, packages in PEER_ENVS.items():
+        venv = Path(".nox").absolute() / f"peer-{env}"
+        python = venv / "bin" / "python"
+        if not python.exists():
+            session.run("python", "-m", "venv", str(venv))
+        session.run(str(python), "-m", "pip", "install", "-q", "-e", ".", *packages, external=True)
+        session.run(str(python), "benchmarks/bench_families.py", "--suffix", f"{env}-env", *session.posargs, external=True)
 
 
 @nox.session

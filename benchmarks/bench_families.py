@@ -3,15 +3,17 @@
     python benchmarks/bench_families.py [--repeats 15] [--out reports/benchmarks]
 
 For each family's default model, at 1, 10 and 50 turns of fresh random words and on a tool-heavy
-conversation (10 exchanges, each a tool call and its result, tools declared), it times, per call
-on a *new* conversation (no warm BPE word cache):
+conversation (10 exchanges, each a tool call and its result, tools declared), it times the
+generation prompt after the whole conversation (the sampling hot path, one call in every library),
+per call on a *new* conversation (no warm BPE word cache):
 
 * ``reference``: the hand-written renderer as shipped (the fast exact BPE where the snapshot allows
   it, ``reference_renderers/fast_bpe.py``);
 * ``reference_hf``: the same renderer encoding with HF ``tokenizers`` (what the fast BPE replaced);
-* ``hf``: ``tokenizer.apply_chat_template(messages, tokenize=True)``;
-* ``prime`` (Prime Intellect ``renderers`` ``render_ids``) and ``tml`` (tml-renderers), where the
-  library is installed in this interpreter and serves the model.
+* ``hf``: ``tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=True)``;
+* ``prime`` (Prime Intellect ``renderers`` ``render_ids``) and ``tml`` (tml-renderers
+  ``render_for_completion``), through our adapters, where the library is installed in this
+  interpreter and serves the model.
 
 The implementations take turns call by call, so other load on the machine falls on all alike;
 everything runs on one core (``RAYON_NUM_THREADS=1``; the reference encodes single-threaded).
@@ -73,10 +75,13 @@ def _implementations(model_id: str) -> tuple[dict[str, Callable[..., Any]], Any]
     ours = get_renderer(model_id, tok)
     plain = get_renderer(model_id, tok)
     plain._enc.text_encoder = load_text_encoder(entry.snapshot())  # what the fast BPE replaced
+    # The sampling hot path, one call in every library: the generation prompt after the whole
+    # conversation (the adapters' full renders of tml and tinker build one example per turn).
     impls: dict[str, Callable[..., Any]] = {
-        "reference": lambda m, tools: ours.render(m, tools=tools).ids,
-        "reference_hf": lambda m, tools: plain.render(m, tools=tools).ids,
-        "hf": lambda m, tools: tok.apply_chat_template(m, tools=tools, tokenize=True, **variant.template_kwargs),
+        "reference": lambda m, tools: ours.build_generation_prompt(m, tools=tools),
+        "reference_hf": lambda m, tools: plain.build_generation_prompt(m, tools=tools),
+        "hf": lambda m, tools: tok.apply_chat_template(m, tools=tools, tokenize=True, add_generation_prompt=True,
+                                                       **variant.template_kwargs),
     }
     for name in ("prime", "tml"):
         peer = PEERS.get(name)
@@ -89,7 +94,7 @@ def _implementations(model_id: str) -> tuple[dict[str, Callable[..., Any]], Any]
         from conformance.adapters import adapt
 
         adapted = adapt(r, tokenizer=tok)
-        impls[name] = lambda m, tools, a=adapted: a.render(m, tools=tools).ids
+        impls[name] = lambda m, tools, a=adapted: a.build_generation_prompt(m, tools=tools)
     return impls, entry
 
 
@@ -165,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def markdown(r: dict[str, Any]) -> str:
-    lines = [f"# Render speed on every family ({r['date']})", "",
+    lines = [f"# Generation-prompt speed on every family ({r['date']})", "",
              f"Median of {r['repeats']} calls per cell, each on a new random-word conversation, implementations "
              f"interleaved call by call, one core; {r['machine']['cpus']} CPUs, Python {r['machine']['python']}; "
              + ", ".join(f"{k} {v}" for k, v in r["libraries"].items() if k != "python") + ".", "",
