@@ -146,7 +146,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", action="append", help="only this model id (default: each family's default model)")
     ap.add_argument("--out", default=str(ROOT / "reports" / "benchmarks"))
     ap.add_argument("--suffix", default="", help="file name suffix (e.g. the environment: families-tml.md)")
+    ap.add_argument("--replot", metavar="JSON", help="only write the Markdown and the plot again from a results file")
     args = ap.parse_args(argv)
+    if args.replot:
+        path = Path(args.replot)
+        result = json.loads(path.read_text(encoding="utf-8"))
+        path.with_suffix(".md").write_text(markdown(result), encoding="utf-8")
+        path.with_suffix(".svg").write_text(svg(result), encoding="utf-8")
+        return 0
 
     from bench_render import _peer_versions
 
@@ -165,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     stem = "families" + (f"-{args.suffix}" if args.suffix else "")
     (out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     (out / f"{stem}.md").write_text(markdown(result), encoding="utf-8")
+    (out / f"{stem}.svg").write_text(svg(result), encoding="utf-8")
     print(markdown(result))
     return 0
 
@@ -193,6 +201,39 @@ def markdown(r: dict[str, Any]) -> str:
                 lines.append(f"|  | {n} did not render this shape: {why} |")
         lines.append("")
     return "\n".join(lines)
+
+
+_COLORS = {"reference": "#1b7837", "reference_hf": "#7fbf7b", "hf": "#762a83", "prime": "#e08214", "tml": "#2166ac"}
+
+
+def svg(r: dict[str, Any]) -> str:
+    """ms against tokens per implementation (the 1/10/50-turn shapes), one panel per model, no
+    plotting library needed."""
+    w, h, pad, cols = 260, 190, 34, 5
+    rows = -(-len(r["models"]) // cols)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{cols * w}" height="{rows * h + 30}" font-family="sans-serif" '
+             'font-size="10">', f'<text x="8" y="16" font-size="13">ms per generation prompt vs tokens ({r["date"]}, one core)</text>']
+    for k, m in enumerate(r["models"]):
+        x0, y0 = (k % cols) * w, 30 + (k // cols) * h
+        pts = [row for row in m["rows"] if row["shape"].endswith("turns") and row.get("reference") is not None]
+        if not pts:
+            continue
+        xmax = max(p["tokens"] for p in pts) or 1
+        ymax = max(p[n] for p in pts for n in m["implementations"] if p.get(n) is not None) or 1
+        sx = lambda t, x0=x0, xmax=xmax: x0 + pad + (w - 2 * pad) * t / xmax  # noqa: E731
+        sy = lambda v, y0=y0, ymax=ymax: y0 + h - pad - (h - 2 * pad) * v / ymax  # noqa: E731
+        parts.append(f'<text x="{x0 + pad}" y="{y0 + 14}">{m["model"]}</text>')
+        parts.append(f'<polyline fill="none" stroke="#999" points="{x0 + pad},{y0 + pad - 10} {x0 + pad},{y0 + h - pad} '
+                     f'{x0 + w - pad},{y0 + h - pad}"/>')
+        parts.append(f'<text x="{x0 + 2}" y="{y0 + pad - 12}">{ymax:.0f} ms</text>')
+        parts.append(f'<text x="{x0 + w - pad - 40}" y="{y0 + h - pad + 14}">{xmax:,} tok</text>')
+        for j, name in enumerate(m["implementations"]):
+            line = " ".join(f"{sx(p['tokens']):.1f},{sy(p[name]):.1f}" for p in pts if p.get(name) is not None)
+            color = _COLORS.get(name, "#555")
+            parts.append(f'<polyline fill="none" stroke="{color}" stroke-width="1.6" points="{line}"/>')
+            parts.append(f'<text x="{x0 + pad + 4}" y="{y0 + pad + 4 + 11 * j}" fill="{color}">{name}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
 
 
 if __name__ == "__main__":
