@@ -44,10 +44,13 @@ def _commands(workflow: Any) -> list[list[str]]:
 @functools.cache
 def _nox_sessions() -> frozenset[str]:
     import runpy
+    import warnings
 
     import nox.registry
 
-    runpy.run_path(str(REPO / "noxfile.py"))
+    with warnings.catch_warnings():  # another test may have loaded noxfile.py in this process already
+        warnings.simplefilter("ignore", FutureWarning)
+        runpy.run_path(str(REPO / "noxfile.py"))
     return frozenset(nox.registry.get())
 
 
