@@ -75,20 +75,27 @@ def peers(session: nox.Session, peer: str) -> None:
     session.run("pytest", "tests/test_adapters.py", "-p", "no:cacheprovider", *session.posargs)
 
 
+def _peer_python(session: nox.Session, env: str, packages: list[str]) -> str:
+    """The interpreter of a peer's own environment (.nox/peer-<env>, created once, reused), with
+    this checkout and the peer's packages installed."""
+    venv = Path(".nox").absolute() / f"peer-{env}"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        session.run("python", "-m", "venv", str(venv))
+    session.run(str(python), "-m", "pip", "install", "-q", "-e", ".", *packages, external=True)
+    return str(python)
+
+
 @nox.session
 def bench(session: nox.Session) -> None:
     """Generation-prompt speed on every family (benchmarks/bench_families.py): once here (reference,
-    HF, Prime) and once in each peer environment that has a renderer library of its own (tml), each
-    written to reports/benchmarks/<date>/families[-<env>].{json,md}."""
+    HF, Prime) and once in each peer's own environment (tinker-cookbook, tml-renderers), each
+    written to reports/benchmarks/<date>/families[-<env>-env].{json,md,svg}."""
     session.install("-e", ".[dev]")
     session.run("python", "benchmarks/bench_families.py", *session.posargs)
     for env, packages in PEER_ENVS.items():
-        venv = Path(".nox").absolute() / f"peer-{env}"
-        python = venv / "bin" / "python"
-        if not python.exists():
-            session.run("python", "-m", "venv", str(venv))
-        session.run(str(python), "-m", "pip", "install", "-q", "-e", ".", *packages, external=True)
-        session.run(str(python), "benchmarks/bench_families.py", "--suffix", f"{env}-env", *session.posargs, external=True)
+        python = _peer_python(session, env, packages)
+        session.run(python, "benchmarks/bench_families.py", "--suffix", f"{env}-env", *session.posargs, external=True)
 
 
 @nox.session
@@ -100,10 +107,5 @@ def nightly(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
     pythons: list[str] = []
     for env, packages in PEER_ENVS.items():
-        venv = Path(".nox").absolute() / f"peer-{env}"
-        python = venv / "bin" / "python"
-        if not python.exists():
-            session.run("python", "-m", "venv", str(venv))
-        session.run(str(python), "-m", "pip", "install", "-q", "-e", ".", *packages, external=True)
-        pythons += ["--python", f"{env}={python}"]
+        pythons += ["--python", f"{env}={_peer_python(session, env, packages)}"]
     session.run("conformance", "report", *pythons, *session.posargs)

@@ -11,9 +11,9 @@ per call on a *new* conversation (no warm BPE word cache):
   it, ``reference_renderers/fast_bpe.py``);
 * ``reference_hf``: the same renderer encoding with HF ``tokenizers`` (what the fast BPE replaced);
 * ``hf``: ``tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=True)``;
-* ``prime`` (Prime Intellect ``renderers`` ``render_ids``) and ``tml`` (tml-renderers
-  ``render_for_completion``), through our adapters, where the library is installed in this
-  interpreter and serves the model.
+* every peer library (Prime ``render_ids``, tinker-cookbook, tml-renderers
+  ``render_for_completion``), through our adapters, where it is installed in this interpreter
+  and serves the model.
 
 The implementations take turns call by call, so other load on the machine falls on all alike;
 everything runs on one core (``RAYON_NUM_THREADS=1``; the reference encodes single-threaded).
@@ -83,9 +83,8 @@ def _implementations(model_id: str) -> tuple[dict[str, Callable[..., Any]], Any]
         "hf": lambda m, tools: tok.apply_chat_template(m, tools=tools, tokenize=True, add_generation_prompt=True,
                                                        **variant.template_kwargs),
     }
-    for name in ("prime", "tml"):
-        peer = PEERS.get(name)
-        if peer is None or peer.serves(entry, variant.name):
+    for name, peer in PEERS.items():
+        if peer.serves(entry, variant.name):
             continue
         try:
             r = peer.factory(tok, model_id=model_id, variant=variant.name)

@@ -243,7 +243,9 @@ def _prime_build(tokenizer: Any, entry: ModelEntry, v: Variant, cls_name: str) -
 
 
 def _prime_source(entry: ModelEntry, v: Variant, cls_name: str) -> str:
-    kwargs = _prime_kwargs(entry, v, _PRIME_FIELDS.get(cls_name, set(v.template_kwargs)) | set(v.template_kwargs))
+    # Every template kwarg (the factory refuses a variant the config cannot express), and the
+    # pinned date where the config has that field.
+    kwargs = _prime_kwargs(entry, v, _PRIME_FIELDS.get(cls_name, set()) | set(v.template_kwargs))
     return f"import renderers as R\n\nrenderer = R.create_renderer(tok, R.{cls_name}(**{kwargs!r}))\n"
 
 

@@ -43,13 +43,19 @@ def register(cls: type) -> None:
     FAMILIES[family] = cls
 
 
-def load_all() -> dict[str, type]:
-    """Import every module of this package (each family registers itself); the registered
-    families."""
-    import reference_renderers
+_loaded = False
 
-    for info in pkgutil.iter_modules(reference_renderers.__path__):
-        importlib.import_module(f"reference_renderers.{info.name}")
+
+def load_all() -> dict[str, type]:
+    """Import every module of this package once (each family registers itself); the registered
+    families. Cheap after the first call: ``parse_with`` asks for a parser on every parse."""
+    global _loaded
+    if not _loaded:
+        import reference_renderers
+
+        for info in pkgutil.iter_modules(reference_renderers.__path__):
+            importlib.import_module(f"reference_renderers.{info.name}")
+        _loaded = True
     return FAMILIES
 
 

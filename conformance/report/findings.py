@@ -94,8 +94,13 @@ def implementation_findings(results: dict[str, Any]) -> dict[str, list[dict[str,
             members = {m["signature"] for m in f.get("members", [])} or {f["signature"]}
             f["certifies"] = [k for k in dict.fromkeys(f["runs"]) if failing[impl][k] and failing[impl][k] <= members]
     return {impl: sorted(({k: v for k, v in f.items() if not k.startswith("_")} for f in found),
-                         key=lambda f: (_CLASS_ORDER.index(f["class"]), -f["tests"], f["title"]))
+                         key=_rank)
             for impl, found in merged.items()}
+
+
+def _rank(f: dict[str, Any]) -> tuple[int, int, str]:
+    """Worst class first, then most tests."""
+    return _CLASS_ORDER.index(f["class"]), -f["tests"], f["title"]
 
 
 def _merge_by_case(found: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -112,7 +117,7 @@ def _merge_by_case(found: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
         if len(members) == 1:
             kept += members
             continue
-        members.sort(key=lambda m: (_CLASS_ORDER.index(m["class"]), -m["tests"], m["title"]))
+        members.sort(key=_rank)
         head = members[0]
         best = min(members, key=lambda m: m.get("_size", 10**9))
         kept.append({

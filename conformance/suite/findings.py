@@ -81,8 +81,12 @@ def _norm(piece: Any, special: bool) -> str:
         return "(end)"
     if special or not str(piece).strip():
         return repr(str(piece))
-    shape = re.sub(r"\d+", "0", re.sub(r"[^\W\d_]+", "a", str(piece)))
-    return f"text {shape!r}"
+    return f"text {_letters_and_digits(str(piece))!r}"
+
+
+def _letters_and_digits(text: str) -> str:
+    """Text by its shape: every run of letters ``a``, every run of digits ``0``, the rest kept."""
+    return re.sub(r"\d+", "0", re.sub(r"[^\W\d_]+", "a", text))
 
 
 def _first_line(record: dict[str, Any]) -> str:
@@ -144,7 +148,6 @@ def _divergence_signature(area: str, div: dict[str, Any]) -> tuple[str, str, str
     if kind == "injection" or forged:
         # The same root cause the injection area judges, wherever it shows.
         return _INJECTION + ("security",)
-    edit = _text_edit(rows, at) if kind not in ("encoder", "structure_as_text") else None
     if e_piece is None:
         change = f"writes {_norm(g_piece, g_special)} more{'' if g_special else after}"
     elif g_piece is None:
@@ -153,7 +156,7 @@ def _divergence_signature(area: str, div: dict[str, Any]) -> tuple[str, str, str
         change = f"splits the template's text into other tokens{after} (encoder: {_norm(e_piece, False)} vs {_norm(g_piece, False)})"
     elif kind == "structure_as_text":
         change = f"writes the template's {_norm(e_piece, True)} as text{after}"
-    elif edit is not None:
+    elif (edit := _text_edit(rows, at)) is not None:
         # The change in text, from where the two sides part to where they run together again:
         # what the renderer leaves out, writes more, or writes instead, whatever BPE does at the
         # seams and whatever text of the case follows.
@@ -292,8 +295,7 @@ def _shape(units: list[Unit], after_special: bool, *, specials: int = 3, limit: 
         elif not _MARKUP.search(text):
             parts.append("text")  # prose or numbers: the case's own, whatever its words
         else:
-            shape = re.sub(r"[^\W\d_]+", "a", re.sub(r"\d+", "0", text))
-            shape = re.sub(r"([a0])(?:[ ,.]*[a0])+", r"\1", shape)
+            shape = re.sub(r"([a0])(?:[ ,.]*[a0])+", r"\1", _letters_and_digits(text))
             parts.append(f"text {shape[:24]!r}")
     return " ".join(parts)
 
