@@ -75,6 +75,18 @@ def test_inserted_ids_are_one_finding_whatever_follows_them():
     assert found[0].title == "writes '<think>' '\\n\\n' '</think>' '\\n\\n' more", found[0].title
 
 
+def test_a_crash_in_the_injection_area_is_not_a_security_finding():
+    """tml refuses a generated look-alike conversation with a ValueError: a crash of the render,
+    classed by the call it broke, never as a forged role boundary."""
+    crash = {"area": "injection", "nodeid": "test_injection.py::test_generated_look_alikes_render_as_text", "outcome": "failed",
+             "exception": "ValueError: thinking is disabled for this renderer, but the turn being produced carries reasoning",
+             "reason": "Traceback ..."}
+    prompt = {**crash, "nodeid": "test_injection.py::test_look_alike_text_never_becomes_a_special_token[inject-chatml-user-prompt]"}
+    assert signature_of(crash)[2] == "training" and signature_of(prompt)[2] == "sampling"
+    forged = {"area": "injection", "nodeid": crash["nodeid"], "outcome": "failed", "reason": "content text became special ids"}
+    assert signature_of(forged)[2] == "security"
+
+
 def test_one_parse_difference_is_one_finding_whichever_area_found_it():
     """The roundtrip goldens and a generated conversation find the same parse difference: one
     finding. Its signature comes from the failure's first line (pytest's crash message), not from

@@ -364,7 +364,10 @@ def signature_of(record: dict[str, Any]) -> tuple[str, str, str]:
         # One exception is one finding, whichever checks it breaks (its class: the most severe).
         exc = re.sub(r"\d+", "N", record["exception"].splitlines()[0])[:120]
         call = record["nodeid"].split("::")[-1].split("[")[0]
-        cls = "security" if area == "injection" else ("sampling" if area in _SAMPLING_AREAS else "training")
+        # A crash is never a forged role boundary, whichever area met it: the injection area's
+        # calls are a generation prompt (sampling) or a render (training).
+        prompt_call = area == "injection" and "-prompt]" in record["nodeid"]
+        cls = "sampling" if area in _SAMPLING_AREAS or prompt_call else "training"
         return f"raises|{exc}", f"raises {exc} (e.g. {call})", cls
     div = record.get("divergence")
     if div:
