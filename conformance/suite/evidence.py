@@ -12,11 +12,14 @@ failure keeps the divergence of its minimal conversation.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
-    "set_current_item",
+    "running",
     "set_current_example",
     "current_example",
     "record_divergence",
@@ -34,7 +37,6 @@ EVIDENCE_KEY = "conformance_divergence"
 WINDOW_BEFORE = 4
 WINDOW_AFTER = 10
 
-_current: list[Any] = [None]  # the running pytest item (one per process; xdist workers are processes)
 _special_cache: dict[int, tuple[Any, frozenset[int]]] = {}
 
 
@@ -48,19 +50,37 @@ def _cached(cache: dict[int, tuple[Any, Any]], tok: Any, compute: Any) -> Any:
     return entry[1]
 
 
-def set_current_item(item: Any) -> None:
-    _current[0] = item
+@dataclass
+class _Running:
+    item: Any  # the pytest item whose report carries the evidence
+    example: Any = None  # the generated conversation it is running, for a timeout's message
 
 
-_example: list[Any] = [None]  # the generated conversation a test is running, for a timeout's message
+#: The test being run, for the checks deep in the call stack that leave evidence on it. Set for the
+#: duration of one test's protocol only (:func:`running`), so nothing recorded outside a test, or
+#: in another thread's context, lands on a stale item.
+_running: ContextVar[_Running | None] = ContextVar("conformance_running", default=None)
+
+
+@contextmanager
+def running(item: Any) -> Iterator[None]:
+    """Evidence recorded within this block goes onto ``item``'s report."""
+    token = _running.set(_Running(item))
+    try:
+        yield
+    finally:
+        _running.reset(token)
 
 
 def set_current_example(messages: Any) -> None:
-    _example[0] = messages
+    now = _running.get()
+    if now is not None:
+        now.example = messages
 
 
 def current_example() -> Any:
-    return _example[0]
+    now = _running.get()
+    return None if now is None else now.example
 
 
 def _special_ids(tok: Any) -> frozenset[int]:
@@ -173,8 +193,9 @@ def record_divergence(tok: Any, expected: Sequence[int], got: Sequence[int], *, 
     odd = unformable_ids(tok, extra)
     if odd:
         record["unformable_ids"] = odd
-    item = _current[0]
-    if item is not None:
+    now = _running.get()
+    if now is not None:
+        item = now.item
         props = [p for p in item.user_properties if p[0] != EVIDENCE_KEY]
         props.append((EVIDENCE_KEY, record))
         item.user_properties[:] = props
@@ -187,9 +208,9 @@ NOTE_KEY = "conformance_note"
 def record_note(text: str) -> None:
     """Attach a benign difference (a finding that changes nothing a model sees or trains on) to
     the running test: it passes, and the note is listed with the findings."""
-    item = _current[0]
-    if item is not None:
-        item.user_properties.append((NOTE_KEY, text))
+    now = _running.get()
+    if now is not None:
+        now.item.user_properties.append((NOTE_KEY, text))
 
 
 def notes_of(report: Any) -> list[str]:

@@ -237,11 +237,12 @@ class SuitePlugin:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, old)
 
-    def pytest_runtest_setup(self, item: Any) -> None:
-        from conformance.suite.evidence import set_current_example, set_current_item
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_protocol(self, item: Any, nextitem: Any) -> Any:
+        from conformance.suite.evidence import running
 
-        set_current_item(item)
-        set_current_example(None)
+        with running(item):
+            return (yield)
 
     # ---- one exception, reported once -------------------------------------------------------
     @pytest.hookimpl(wrapper=True)
