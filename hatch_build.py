@@ -1,5 +1,5 @@
 """Build hook: a wheel carries the fixtures inside the package (``conformance/_fixtures``); an
-editable install does not copy them (160 MB), since ``conformance.paths`` reads ``./fixtures`` of
+editable install does not copy them (160 MB), since ``conformance.fixtures.paths`` reads ``./fixtures`` of
 the checkout there."""
 
 from __future__ import annotations

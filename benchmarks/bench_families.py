@@ -64,9 +64,9 @@ def tool_conversation(rng: random.Random, exchanges: int, as_object: bool) -> li
 
 
 def _implementations(model_id: str) -> tuple[dict[str, Callable[..., Any]], Any]:
+    from conformance.fixtures.registry import get_model
+    from conformance.fixtures.snapshots import load_text_encoder
     from conformance.peers import PEERS
-    from conformance.registry import get_model
-    from conformance.snapshots import load_text_encoder
     from reference_renderers import get_renderer
 
     entry = get_model(model_id)
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from bench_render import _peer_versions
 
-    from conformance.goldens import library_versions
+    from conformance.fixtures.goldens import library_versions
     from reference_renderers.families import load_all
 
     models = args.model or [cls.default_model for _, cls in sorted(load_all().items())]

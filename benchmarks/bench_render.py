@@ -27,8 +27,9 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -77,8 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(ROOT / "reports" / "benchmarks"))
     args = ap.parse_args(argv)
 
-    from conformance.goldens import library_versions
-    from conformance.registry import get_model
+    from conformance.fixtures.goldens import library_versions
+    from conformance.fixtures.registry import get_model
     from reference_renderers import Qwen3Renderer
 
     entry = get_model(MODEL)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from conformance import __version__, fixtures_cli
+from conformance import __version__
+from conformance.fixtures import cli as fixtures_cli
 from conformance.report import cli as report_cli
 
 __all__ = ["main", "build_parser"]

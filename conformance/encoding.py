@@ -29,8 +29,8 @@ class TextEncoder:
     """The model's tokenizer, split into what the standard needs. Pickles by model id."""
 
     def __init__(self, model_id: str):
-        from conformance.registry import get_model
-        from conformance.snapshots import load_text_encoder, load_tokenizer
+        from conformance.fixtures.registry import get_model
+        from conformance.fixtures.snapshots import load_text_encoder, load_tokenizer
 
         self.model_id = model_id
         snap = get_model(model_id).snapshot()

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conformance.errors import ConformanceError
-from conformance.registry import ModelEntry, Variant, get_model
+from conformance.fixtures.registry import ModelEntry, Variant, get_model
 
 __all__ = ["Peer", "PEERS", "register_peer", "construction_source", "PeerMismatchError", "PRIME_CONFIGS", "TINKER_NAMES",
            "TML_RENDERERS", "serves"]  # and, by name, each peer's factory (prime, tinker, tml)

@@ -221,8 +221,8 @@ def conversations(draw: Any, shape: Shape = Shape()) -> dict[str, Any]:
 
 
 def as_case(example: dict[str, Any]) -> Any:
-    """A generated conversation as a :class:`conformance.cases.Case` (id ``generated``, not builtin)."""
-    from conformance.cases import Case
+    """A generated conversation as a :class:`conformance.fixtures.cases.Case` (id ``generated``, not builtin)."""
+    from conformance.fixtures.cases import Case
 
     tools = example["tools"]
     return Case(

@@ -75,7 +75,7 @@ def renderer_names() -> list[str]:
 
 def get_renderer(name_or_model_id: str, tokenizer: Any = None, *, variant: str | None = None) -> Any:
     from conformance.errors import UnknownModelError
-    from conformance.registry import load_registry
+    from conformance.fixtures.registry import load_registry
 
     reg = load_registry()
     factories = _factories()

@@ -47,8 +47,8 @@ class PieceRenderer:
             families.register(cls)
 
     def __init__(self, tokenizer: Any = None, *, model_id: str | None = None, variant: str | None = None):
-        from conformance.registry import get_model
-        from conformance.snapshots import load_text_encoder, load_tokenizer
+        from conformance.fixtures.registry import get_model
+        from conformance.fixtures.snapshots import load_text_encoder, load_tokenizer
 
         model_id = model_id or self.default_model
         if not model_id:

@@ -24,8 +24,8 @@ class TemplateRenderer:
     has_extension_property = False
 
     def __init__(self, tokenizer: Any = None, *, model_id: str, variant: str | None = None):
+        from conformance.fixtures.registry import get_model
         from conformance.oracle import Oracle
-        from conformance.registry import get_model
 
         self.model_id = model_id
         self._entry = get_model(model_id)
@@ -86,7 +86,7 @@ class TemplateRenderer:
         return out
 
     def _turn_spans(self, messages: Sequence[dict[str, Any]], tools: Any) -> tuple[Any, list[int]]:
-        from conformance.cases import Case
+        from conformance.fixtures.cases import Case
         from conformance.oracle.turn_end import final_closing_id
         from conformance.oracle.turn_spans import TurnSpans
 

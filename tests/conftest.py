@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.paths import fixtures_root
+from conformance.fixtures.paths import fixtures_root
 
 REPO_FIXTURES = fixtures_root()
 

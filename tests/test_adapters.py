@@ -15,18 +15,14 @@ from pathlib import Path
 import pytest
 
 from conformance.adapters import adapt, detect_style
-from conformance.cases import load_cases
-from conformance.goldens import load_golden
+from conformance.fixtures.cases import load_cases
+from conformance.fixtures.goldens import load_golden
+from conformance.fixtures.registry import get_model
 from conformance.protocol import Termination
-from conformance.registry import get_model
 
 REPO = Path(__file__).resolve().parent.parent
 QWEN = get_model("Qwen/Qwen3-8B")
 CASES = {c.id: c for c in load_cases()}
-
-
-def _ids(tokens):
-    return [t[0] for t in tokens]
 
 
 # ---- Prime Intellect renderers ---------------------------------------------------------------
@@ -44,7 +40,7 @@ def test_prime_style_is_detected_and_drives_the_real_library(prime_qwen):
     assert detect_style(raw) == "prime" and r.style == "prime"
     case = CASES["basic-two-turns"]
     g = load_golden(QWEN, "thinking", case.id)
-    assert r.build_generation_prompt(case.messages_list()[:-1]) == _ids(g["prompt"]["tokens"])
+    assert r.build_generation_prompt(case.messages_list()[:-1]) == g.prompt.ids
     # Stop ids: Prime's own list, through the adapter.
     assert 151645 in r.stop_token_ids()
 
@@ -52,10 +48,10 @@ def test_prime_style_is_detected_and_drives_the_real_library(prime_qwen):
 def test_prime_parse_keeps_typed_json_and_infers_termination(prime_qwen):
     _, r = prime_qwen
     g = load_golden(QWEN, "thinking", "tools-args-booleans")
-    ids = _ids(g["completion"]["tokens"])
+    ids = g.completion.ids
     p = r.parse_response(ids)
     assert p.termination == Termination.STOP_SEQUENCE
-    assert p.tool_calls == g["completion"]["expected"]["tool_calls"]
+    assert p.tool_calls == g.completion.expected["tool_calls"]
     assert r.parse_response(ids[:-1]).termination == Termination.MALFORMED  # no stop id: not clean
 
 
@@ -103,16 +99,16 @@ def test_tinker_style_is_detected_and_renders_tools(tinker_qwen):
     assert detect_style(raw) == "tinker" and r.capabilities.tools
     case = CASES["tools-single-call-with-response"]
     g = load_golden(QWEN, "thinking", case.id)
-    assert r.build_generation_prompt(case.messages_list()[:-1], tools=case.tools_list()) == _ids(g["prompt"]["tokens"])
+    assert r.build_generation_prompt(case.messages_list()[:-1], tools=case.tools_list()) == g.prompt.ids
 
 
 def test_tinker_parse_reports_its_own_termination(tinker_qwen):
     _, r = tinker_qwen
     g = load_golden(QWEN, "thinking", "reasoning-last-turn")
-    ids = _ids(g["completion"]["tokens"])
+    ids = g.completion.ids
     p = r.parse_response(ids)
     assert p.termination == Termination.STOP_SEQUENCE
-    assert p.reasoning_content.strip() == g["completion"]["expected"]["reasoning_content"].strip()
+    assert p.reasoning_content.strip() == g.completion.expected["reasoning_content"].strip()
     assert r.parse_response(ids[:-1]).termination != Termination.STOP_SEQUENCE
 
 
@@ -121,9 +117,9 @@ def test_tinker_supervised_weights_cover_the_final_answer(tinker_qwen):
     msgs = CASES["basic-two-turns"].messages_list()
     ex = r.build_supervised_example(msgs, train_on="last_assistant_message")
     g = load_golden(QWEN, "thinking", "basic-two-turns")
-    (start, end), = g["weights"]["last_assistant_message"]["spans"]
+    (start, end), = g.weights["last_assistant_message"].spans
     # tinker ends the example at <|im_end|> (no trailing "\n"): the trained span itself agrees.
-    assert ex.ids[start:end] == _ids(g["full"]["tokens"])[start:end]
+    assert ex.ids[start:end] == g.full.ids[start:end]
     assert [i for i, w in enumerate(ex.weights) if w] == list(range(start, end))
 
 
@@ -143,7 +139,7 @@ def test_tinker_gpt_oss_writes_the_pinned_date_as_the_oracle_does(tinker_qwen):
     raw, r = _peer("tinker", gpt.model_id, "reasoning_medium")
     assert raw.current_date == gpt.pinned_date
     g = load_golden(gpt, "reasoning_medium", "basic-single-turn")
-    assert r.build_generation_prompt(CASES["basic-single-turn"].messages_list()[:-1]) == _ids(g["prompt"]["tokens"])
+    assert r.build_generation_prompt(CASES["basic-single-turn"].messages_list()[:-1]) == g.prompt.ids
 
 
 def test_tinker_has_no_full_render_and_its_training_ids_keep_the_tools(tinker_qwen):
@@ -153,7 +149,7 @@ def test_tinker_has_no_full_render_and_its_training_ids_keep_the_tools(tinker_qw
     g = load_golden(QWEN, "thinking", case.id)
     ids = r.render(case.messages_list(), tools=case.tools_list()).ids
     # The declared tools are in it (tinker ends at <|im_end|>, without the template's trailing "\n").
-    assert ids == _ids(g["full"]["tokens"])[:-1]
+    assert ids == g.full.ids[:-1]
 
 
 def test_tinker_llama_does_not_claim_tools_it_refuses(tinker_qwen):
@@ -183,7 +179,7 @@ def test_tml_deepseek_declines_tool_declarations_and_renders_as_hf(tml_installed
             [{"role": "tool_declare", "content": json.dumps(tools)}, {"role": "user", "content": "x"}]))
     case = CASES["tools-declared-no-call"]
     g = load_golden(v3, "default", case.id)
-    assert r.build_generation_prompt(case.messages_list()[:-1], tools=tools) == _ids(g["prompt"]["tokens"])
+    assert r.build_generation_prompt(case.messages_list()[:-1], tools=tools) == g.prompt.ids
 
 
 def test_tml_single_example_trains_every_turn_and_is_filed_so(tml_installed):
@@ -196,16 +192,16 @@ def test_tml_single_example_trains_every_turn_and_is_filed_so(tml_installed):
     msgs = CASES["basic-two-turns"].messages_list()
     ex = kimi.build_supervised_example(msgs, train_on="all_assistant_messages")
     g = load_golden(k26, "thinking", "basic-two-turns")
-    spans = g["weights"]["all_assistant_messages"]["spans"]
+    spans = g.weights["all_assistant_messages"].spans
     assert [i for i, w in enumerate(ex.weights) if w] == [i for a, b in spans for i in range(a, b)]
     _, qwen = _peer("tml", QWEN.model_id, "thinking")
     assert qwen.capabilities.train_on == ("last_assistant_message",) and qwen.capabilities.supervised_examples
     from conformance.oracle.turn_spans import ids_sha256
 
     gq = load_golden(QWEN, "thinking", "basic-two-turns")
-    for ex, want in zip(qwen.build_supervised_examples(msgs, train_on="all_assistant_messages"), gq["sampled_examples"]):
-        n = want["prompt"]["len"]
-        assert ids_sha256(ex.ids[:n]) == want["prompt"]["sha256"] and ex.ids[n:] == _ids(want["completion"])
+    for ex, want in zip(qwen.build_supervised_examples(msgs, train_on="all_assistant_messages"), gq.sampled_examples):
+        n = want.prompt_len
+        assert ids_sha256(ex.ids[:n]) == want.prompt_sha256 and ex.ids[n:] == list(want.completion.ids)
 
 
 def test_tml_deepseek_parse_is_clean_when_the_ids_end_with_a_stop(tml_installed):
@@ -214,9 +210,9 @@ def test_tml_deepseek_parse_is_clean_when_the_ids_end_with_a_stop(tml_installed)
     v3 = get_model("deepseek-ai/DeepSeek-V3")
     _, r = _peer("tml", v3.model_id)
     g = load_golden(v3, "default", "basic-two-turns")
-    ids = _ids(g["completion"]["tokens"])
+    ids = g.completion.ids
     p = r.parse_response(ids)
-    assert p.termination == Termination.STOP_SEQUENCE and p.content.strip() == g["completion"]["expected"]["content"].strip()
+    assert p.termination == Termination.STOP_SEQUENCE and p.content.strip() == g.completion.expected["content"].strip()
     assert r.parse_response(ids[:-1]).termination == Termination.MALFORMED
 
 
@@ -239,8 +235,8 @@ def test_a_reproduction_script_gets_the_ids_the_adapter_gets(peer, library, trai
     pytest.importorskip(library, reason=f"{library} not installed here (`nox -s peers` runs it in its own environment)")
     import sys
 
+    from conformance.fixtures.snapshots import load_snapshot
     from conformance.report.reproduce import reproduction_script
-    from conformance.snapshots import load_snapshot
 
     case = CASES["tools-single-call-with-response"]
     raw, adapted = _peer(peer, QWEN.model_id, "thinking")

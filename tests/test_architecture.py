@@ -13,7 +13,7 @@ import ast
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-GOLDEN_CODE = {"conformance.oracle.derivation", "conformance.goldens", "conformance.golden_diff"}
+GOLDEN_CODE = {"conformance.oracle.derivation", "conformance.fixtures.goldens", "conformance.fixtures.golden_diff"}
 STILL_SHARED = {"conformance.oracle.message_spans", "conformance.oracle.turn_end", "conformance.oracle.turn_spans"}
 
 
@@ -61,8 +61,9 @@ def test_the_conformance_package_has_no_import_cycle():
 
 #: What a message, a case, a model, a tokenizer and the protocol are: both sides must agree on
 #: them. (``conformance.oracle`` is here for ``TemplateRenderer``, which *is* the oracle.)
-INPUT_LAYER = {"conformance.errors", "conformance.cases", "conformance.registry", "conformance.messages", "conformance.snapshots",
-               "conformance.protocol", "conformance.tool_declarations", "conformance.oracle"}
+INPUT_LAYER = {"conformance.errors", "conformance.fixtures", "conformance.fixtures.cases", "conformance.fixtures.registry",
+               "conformance.fixtures.paths", "conformance.fixtures.snapshots", "conformance.messages", "conformance.protocol",
+               "conformance.tool_declarations", "conformance.oracle"}
 
 
 def test_reference_renderers_import_no_golden_code():

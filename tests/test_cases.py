@@ -8,10 +8,10 @@ from collections import Counter
 import jsonschema
 import pytest
 
-from conformance.cases import case_schema, load_cases
 from conformance.errors import FixtureError, InvalidMessagesError
+from conformance.fixtures.cases import case_schema, load_cases
+from conformance.fixtures.paths import fixtures_root
 from conformance.messages import validate_messages
-from conformance.paths import fixtures_root
 
 CASES = load_cases()
 
@@ -65,7 +65,7 @@ def test_extra_case_folders_are_loaded_and_validated(tmp_path, monkeypatch):
                                            "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}]}
     (tmp_path / "prod.json").write_text(json.dumps(good))
     monkeypatch.setenv("CONFORMANCE_CASES", str(tmp_path))
-    from conformance.cases import extra_case_dirs
+    from conformance.fixtures.cases import extra_case_dirs
 
     cases = load_cases(extra_case_dirs())
     extra = [c for c in cases if not c.builtin]

@@ -39,7 +39,7 @@ TOY_ENTRY = textwrap.dedent('''
 
 @pytest.fixture
 def toy(tmp_path, monkeypatch):
-    from conformance.paths import fixtures_root
+    from conformance.fixtures.paths import fixtures_root
     from reference_renderers import families
 
     real = fixtures_root()

@@ -9,8 +9,8 @@ import random
 
 import pytest
 
-from conformance.registry import load_registry
-from conformance.snapshots import load_text_encoder
+from conformance.fixtures.registry import load_registry
+from conformance.fixtures.snapshots import load_text_encoder
 from reference_renderers.fast_bpe import fast_text_encoder, why_not_fast
 
 SNAPSHOTS = sorted({e.snapshot_name: e.model_id for e in load_registry().values()}.items())
@@ -29,7 +29,7 @@ HARD = [
 
 
 def _corpus(model_id: str) -> list[str]:
-    from conformance.goldens import golden_dir
+    from conformance.fixtures.goldens import golden_dir
 
     entry = load_registry()[model_id]
     texts = list(HARD)

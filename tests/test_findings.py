@@ -197,10 +197,10 @@ def test_a_findings_script_reproduces_it_with_the_library_alone(tmp_path, capsys
     import subprocess
     import sys
 
+    from conformance.fixtures.snapshots import load_snapshot
     from conformance.report.findings import implementation_findings
     from conformance.report.reproduce import reproduction_script
     from conformance.report.results import build_results, compact_run
-    from conformance.snapshots import load_snapshot
 
     run = certify(tmp_path, capsys, monkeypatch, "--renderer", "conformance.peers:prime", *QWEN, "--conformance-variant", "no_thinking",
                   "-k", "template_parity or loss_weights")

@@ -25,9 +25,9 @@ from typing import Any
 
 import pytest
 
-from conformance.cases import load_cases
-from conformance.goldens import golden_dir
-from conformance.registry import load_registry
+from conformance.fixtures.cases import load_cases
+from conformance.fixtures.goldens import golden_dir
+from conformance.fixtures.registry import load_registry
 
 _ASSISTANT_CHOICES = ("last_assistant_message", "last_assistant_turn", "all_assistant_messages")
 
@@ -188,7 +188,7 @@ def test_the_invariants_catch_the_golden_defects_they_were_written_for(tmp_path)
 def test_every_golden_conforms_to_the_schema():
     """``fixtures/schema/golden.schema.json``: every stored golden, every field (a derived part is
     its value or the reason it is not derivable, never both, never a bare string)."""
-    from conformance.goldens import golden_problems
+    from conformance.fixtures.goldens import golden_problems
 
     bad = {}
     for model_id in load_registry():
@@ -199,8 +199,27 @@ def test_every_golden_conforms_to_the_schema():
     assert not bad, f"{len(bad)} goldens off the schema, e.g. {dict(list(bad.items())[:3])}"
 
 
+def test_every_golden_reads_as_typed_values_and_back_unchanged():
+    """``conformance.fixtures.golden_record``: what the suite reads is exactly what is stored."""
+    from conformance.fixtures.golden_record import Golden
+
+    changed = [f"{model_id} {name}" for model_id in load_registry() for name, g, _ in _goldens(model_id)
+               if Golden.from_json(g).to_json() != g]
+    assert not changed, f"{len(changed)} goldens change when read as typed values, e.g. {changed[:3]}"
+
+
+def test_a_golden_of_another_format_is_refused_by_name():
+    from conformance.fixtures.golden_record import Golden, GoldenFormatError
+
+    _, g, _ = next(_goldens("Qwen/Qwen3-8B"))
+    with pytest.raises(GoldenFormatError, match=r"'Qwen/Qwen3-8B'.*KeyError: 'completion'"):
+        Golden.from_json({k: v for k, v in g.items() if k != "completion"})
+    with pytest.raises(GoldenFormatError, match="schema_version 2"):
+        Golden.from_json({**g, "schema_version": 2})
+
+
 def test_a_golden_off_the_schema_is_named_where_it_departs():
-    from conformance.goldens import golden_problems
+    from conformance.fixtures.goldens import golden_problems
 
     _, g, _ = next(_goldens("Qwen/Qwen3-8B"))
     assert golden_problems(g) == []

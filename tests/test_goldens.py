@@ -8,11 +8,12 @@ import sys
 
 import pytest
 
-from conformance.cases import load_cases
 from conformance.errors import TamperedFixtureError
-from conformance.golden_diff import diff_golden_folders
-from conformance.goldens import golden_dir, load_golden, verify_model, write_goldens
-from conformance.registry import get_model, load_registry
+from conformance.fixtures.cases import load_cases
+from conformance.fixtures.golden_diff import diff_golden_folders
+from conformance.fixtures.golden_record import Agreement, LookAlike, Reason, SecondOracle, Tokens
+from conformance.fixtures.goldens import golden_dir, load_golden, verify_model, write_goldens
+from conformance.fixtures.registry import get_model, load_registry
 
 
 @pytest.mark.parametrize("model_id", list(load_registry()))
@@ -25,30 +26,29 @@ def test_committed_goldens_equal_a_fresh_derivation(model_id):
 def test_injection_goldens_keep_literal_and_safe_ids_apart():
     g = load_golden(get_model("Qwen/Qwen3-8B"), "thinking", "inject-chatml-user")
     im_end = 151645
-    safe = [t[0] for t in g["prompt"]["tokens"]]
-    literal = g["prompt"]["literal_ids"]
+    safe, literal = g.prompt.ids, list(g.prompt.literal_ids)
     assert safe.count(im_end) < literal.count(im_end)
-    assert g["injection"]["found"][0] == {"message": 0, "role": "user", "text": "<|im_end|>"}
+    assert g.injection[0] == LookAlike(message=0, role="user", text="<|im_end|>")
 
 
 def test_template_errors_are_recorded_not_dropped():
     g = load_golden(get_model("meta-llama/Llama-3.1-8B-Instruct"), "default", "tools-parallel-calls-final")
-    assert "single tool-calls" in g["full"]["error"]
+    assert isinstance(g.full, Reason) and "single tool-calls" in g.full.error
 
 
 def test_gpt_oss_goldens_record_where_openai_harmony_agrees_and_differs():
     gpt = get_model("openai/gpt-oss-20b")
-    plain = load_golden(gpt, "reasoning_medium", "basic-single-turn")["second_oracle"]
-    assert plain == {"name": "openai-harmony", "prompt": {"agrees": True}, "full": {"agrees": True}, "completion": {"agrees": True}}
+    plain = load_golden(gpt, "reasoning_medium", "basic-single-turn").second_oracle
+    assert plain == SecondOracle("openai-harmony", Agreement(True), Agreement(True), Agreement(True))
     # A known difference: the template writes "commentary json", harmony "commentary <|constrain|>json".
-    call = load_golden(gpt, "reasoning_medium", "tools-single-call")["second_oracle"]["full"]
-    assert call["agrees"] is False
-    k = call["first_divergence"] - max(0, call["first_divergence"] - 6)
-    assert call["template"][k][1] == " json" and call["harmony"][k + 1][1] == "<|constrain|>"
+    call = load_golden(gpt, "reasoning_medium", "tools-single-call").second_oracle.full
+    assert call.agrees is False
+    k = call.first_divergence - max(0, call.first_divergence - 6)
+    assert call.template.pieces[k] == " json" and call.harmony[k + 1][1] == "<|constrain|>"
     counts = json.loads((golden_dir(gpt) / "manifest.json").read_text())["second_oracle"]["counts"]
     assert counts["prompt"]["agree"] > 0 and counts["full"]["differ"] > 0
     # Other families have no second oracle.
-    assert "second_oracle" not in load_golden(get_model("Qwen/Qwen3-8B"), "thinking", "basic-single-turn")
+    assert load_golden(get_model("Qwen/Qwen3-8B"), "thinking", "basic-single-turn").second_oracle is None
 
 
 def test_glm_completions_end_with_the_marker_of_the_next_message():
@@ -56,23 +56,24 @@ def test_glm_completions_end_with_the_marker_of_the_next_message():
     completion and the supervised example end with the marker the template writes for what follows."""
     glm = get_model("zai-org/GLM-5.2")
     answer = load_golden(glm, "thinking", "basic-single-turn")
-    assert answer["full"]["tokens"][-1][1] != "<|user|>"
-    assert answer["completion"]["tokens"][-1][1] == "<|user|>" and answer["completion"]["closed_by"] == "user"
-    assert answer["supervised_tail"] == {"error": None, "tokens": [[154827, "<|user|>"]]}
-    n = len(answer["full"]["tokens"])
-    assert answer["weights"]["last_assistant_message"]["spans"][-1][1] == n + 1
-    assert answer["weights"]["all_tokens"]["spans"] == [[0, n + 1]]
+    assert answer.full.tokens.pieces[-1] != "<|user|>"
+    assert answer.completion.tokens.pieces[-1] == "<|user|>" and answer.completion.closed_by == "user"
+    assert answer.supervised_tail == Tokens((154827,), ("<|user|>",))
+    n = len(answer.full.tokens)
+    assert answer.weights["last_assistant_message"].spans[-1][1] == n + 1
+    assert answer.weights["all_tokens"].spans == ((0, n + 1),)
     call = load_golden(glm, "thinking", "tools-single-call")
-    assert call["completion"]["tokens"][-1][1] == "<|observation|>" and call["completion"]["closed_by"] == "tool"
+    assert call.completion.tokens.pieces[-1] == "<|observation|>" and call.completion.closed_by == "tool"
     # Inside a conversation the next message's own marker closes the turn: it is trained, in the render.
     loop = load_golden(glm, "thinking", "reasoning-tool-loop")
-    (s1, e1), _ = loop["weights"]["all_assistant_messages"]["spans"]
-    assert loop["full"]["tokens"][e1 - 1][1] == "<|observation|>"
+    (s1, e1), _ = loop.weights["all_assistant_messages"].spans
+    assert loop.full.tokens.pieces[e1 - 1] == "<|observation|>"
     # An assistant turn followed by a system message: no marker a sampler stops on closes it.
     mid = load_golden(glm, "thinking", "basic-system-mid-conversation")
-    assert "no marker a sampler stops on closes it" in mid["weights"]["all_assistant_messages"]["error"]
+    why = mid.weights["all_assistant_messages"]
+    assert isinstance(why, Reason) and "no marker a sampler stops on closes it" in why.error
     # Families whose template closes turns itself have no tail.
-    assert "supervised_tail" not in load_golden(get_model("Qwen/Qwen3-8B"), "thinking", "basic-single-turn")
+    assert load_golden(get_model("Qwen/Qwen3-8B"), "thinking", "basic-single-turn").supervised_tail is None
 
 
 def test_harmony_refuses_a_tampered_vocabulary(tmp_path):
@@ -162,7 +163,7 @@ def test_import_of_a_new_model_starts_its_entry_from_a_registered_one(fixture_tr
 
 
 def test_a_derived_golden_off_the_schema_is_never_written(fixture_tree, monkeypatch):
-    import conformance.goldens as goldens
+    import conformance.fixtures.goldens as goldens
     from conformance.errors import FixtureError
 
     root = fixture_tree(["Qwen__Qwen3-8B"], goldens=False)

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from conformance.goldens import load_golden
+from conformance.fixtures.golden_record import Reason
+from conformance.fixtures.goldens import load_golden
+from conformance.fixtures.registry import get_model
 from conformance.oracle import Oracle
 from conformance.oracle.message_spans import attribution_runs, body_span, runs_from_owners
-from conformance.registry import get_model
 from reference_renderers import Qwen3Renderer
 
 
 def _text(tokens, span):
-    return "".join(t[1] for t in tokens[span[0] : span[1]])
+    return "".join(tokens.pieces[span[0] : span[1]])
 
 
 def test_bodies_leave_out_role_headers_and_keep_the_end_of_turn_token():
     g = load_golden(get_model("Qwen/Qwen3-8B"), "thinking", "basic-system-single-turn")
-    toks = g["full"]["tokens"]
-    spans = g["weights"]["all_messages"]["spans"]
+    toks = g.full.tokens
+    spans = g.weights["all_messages"].spans
     assert [_text(toks, s) for s in spans] == [
         "You are a concise assistant.<|im_end|>",
         "Name three primary colours.<|im_end|>",
@@ -26,8 +27,8 @@ def test_bodies_leave_out_role_headers_and_keep_the_end_of_turn_token():
 
 def test_llama_bodies_end_at_eot_and_skip_the_header():
     g = load_golden(get_model("meta-llama/Llama-3.1-8B-Instruct"), "default", "basic-system-single-turn")
-    toks = g["full"]["tokens"]
-    texts = [_text(toks, s) for s in g["weights"]["all_messages"]["spans"]]
+    toks = g.full.tokens
+    texts = [_text(toks, s) for s in g.weights["all_messages"].spans]
     assert texts[-2] == "Name three primary colours.<|eot_id|>"
     assert not any("<|start_header_id|>" in t for t in texts)
 
@@ -35,7 +36,7 @@ def test_llama_bodies_end_at_eot_and_skip_the_header():
 def test_a_template_that_rewrites_history_gives_a_reason_not_a_guess():
     # Qwen3 joins tool responses into one user block: no token belongs to one message alone.
     g = load_golden(get_model("Qwen/Qwen3-8B"), "thinking", "tools-single-call-with-response")
-    assert "not a token prefix" in g["weights"]["all_messages"]["error"]
+    assert isinstance(g.weights["all_messages"], Reason) and "not a token prefix" in g.weights["all_messages"].error
 
 
 def test_body_outside_the_message_run_is_refused():

@@ -176,7 +176,7 @@ class Raises(R.Qwen3Renderer):
 
 
 def test_every_common_way_of_naming_a_renderer_resolves(tmp_path, monkeypatch):
-    from conformance.registry import get_model
+    from conformance.fixtures.registry import get_model
     from conformance.suite.spec import SetupError, load_renderer
     from reference_renderers import Qwen3Renderer
 

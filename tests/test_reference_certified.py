@@ -14,7 +14,7 @@ from __future__ import annotations
 import pytest
 from inprocess import certify
 
-from conformance.registry import get_model, load_registry
+from conformance.fixtures.registry import get_model, load_registry
 from reference_renderers import HAND_WRITTEN
 
 MODELS = list(load_registry())

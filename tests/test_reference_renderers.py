@@ -9,7 +9,7 @@ import pickle
 import pytest
 
 from conformance.errors import InvalidMessagesError, UnknownModelError
-from conformance.registry import load_registry
+from conformance.fixtures.registry import load_registry
 from reference_renderers import (
     TemplateRenderer,
     get_renderer,
@@ -93,8 +93,8 @@ def test_template_refusals_are_errors_not_guesses():
 
 
 def test_llama_accepts_the_ipython_role_exactly_as_its_template_renders_it():
+    from conformance.fixtures.registry import get_model
     from conformance.oracle import Oracle
-    from conformance.registry import get_model
 
     entry = get_model("meta-llama/Llama-3.1-8B-Instruct")
     call = {"id": "abcdefghi", "type": "function", "function": {"name": "f", "arguments": '{"x": true}'}}
@@ -148,8 +148,8 @@ def test_glm_turn_followed_by_a_system_message_has_no_end_a_model_samples():
 
 
 def test_glm_bridge_shares_the_sampled_marker_and_keeps_any_other_stop():
+    from conformance.fixtures.registry import get_model
     from conformance.oracle import Oracle
-    from conformance.registry import get_model
 
     entry = get_model("zai-org/GLM-5.2")
     variant = entry.variant("thinking")
@@ -212,7 +212,7 @@ def test_the_tutorial_conversation_trains_on_the_answers_alone():
 def test_a_plain_sft_conversation_trains_on_every_variant(model_id):
     """A system prompt and three user/assistant exchanges: every train-on choice works on every
     variant (the template renders it, so no refusal)."""
-    from conformance.registry import get_model
+    from conformance.fixtures.registry import get_model
 
     msgs = [{"role": "system", "content": "Be brief."}]
     for q, a in (("Hi", "Hello."), ("Capital of Peru?", "Lima."), ("Thanks", "You're welcome.")):

@@ -167,7 +167,7 @@ def test_write_report_points_latest_and_finds_the_previous(fixture_runs, tmp_pat
 
 def test_plan_covers_every_pair_and_marks_what_a_peer_does_not_serve():
     jobs = plan_jobs()
-    from conformance.registry import load_registry
+    from conformance.fixtures.registry import load_registry
 
     pairs = {(e.model_id, v) for e in load_registry().values() for v in e.variants}
     for impl in ("reference", "prime", "tinker", "tml"):
@@ -292,7 +292,7 @@ def test_page_renders_in_headless_chromium_with_matrix_and_diff(fixture_runs, tm
 
 
 def test_divergence_names_encoder_drift_injection_and_unformable_entries():
-    from conformance.registry import get_model
+    from conformance.fixtures.registry import get_model
     from conformance.suite.evidence import record_divergence, unformable_ids
     from conformance.suite.support import token_diff
 

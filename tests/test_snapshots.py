@@ -11,8 +11,8 @@ import textwrap
 import pytest
 
 from conformance.errors import FixtureError, TamperedFixtureError, UnknownModelError
-from conformance.registry import get_model, load_registry
-from conformance.snapshots import load_snapshot, load_tokenizer
+from conformance.fixtures.registry import get_model, load_registry
+from conformance.fixtures.snapshots import load_snapshot, load_tokenizer
 
 MODELS = list(load_registry())
 
@@ -97,9 +97,9 @@ def test_loading_every_tokenizer_and_rendering_never_opens_a_connection():
         socket.socket.connect_ex = refuse
         socket.create_connection = refuse
         socket.getaddrinfo = refuse
-        from conformance.registry import load_registry
+        from conformance.fixtures.registry import load_registry
         from conformance.oracle import Oracle
-        from conformance.cases import load_cases
+        from conformance.fixtures.cases import load_cases
         from conformance.oracle.derivation import derive_golden
         case = next(c for c in load_cases() if c.id == "tools-single-call-with-response")
         for entry in load_registry().values():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.cases import load_cases
+from conformance.fixtures.cases import load_cases
 from conformance.tool_declarations import ToolDeclarationError, deep_sorted, encode_tools_typescript, tools_ts_str
 
 prime_kimi = pytest.importorskip("renderers.kimi_k25", reason="Prime renderers (dev extra) is the independent implementation")

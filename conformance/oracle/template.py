@@ -28,9 +28,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from conformance.fixtures.registry import ModelEntry, Variant
+from conformance.fixtures.snapshots import Snapshot, load_text_encoder, load_tokenizer
 from conformance.messages import tool_arguments_value
-from conformance.registry import ModelEntry, Variant
-from conformance.snapshots import Snapshot, load_text_encoder, load_tokenizer
 
 __all__ = ["GENERATOR_VERSION", "Oracle", "TemplateRenderError"]
 

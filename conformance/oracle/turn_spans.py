@@ -29,10 +29,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from conformance.cases import Case
+from conformance.fixtures.cases import Case
+from conformance.fixtures.registry import Variant
 from conformance.oracle import Oracle, TemplateRenderError
 from conformance.oracle.message_spans import first_divergence
-from conformance.registry import Variant
 
 __all__ = ["TurnSpans", "PROBE_TEXT"]
 

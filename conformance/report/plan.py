@@ -63,7 +63,7 @@ def _spec(impl: str, entry: Any, variant: str) -> tuple[str, str]:
 
 def plan_jobs(implementations: list[str] | None = None, models: list[str] | None = None) -> list[Job]:
     """Every (implementation, model, variant) in a stable order: implementation, then registry order."""
-    from conformance.registry import load_registry
+    from conformance.fixtures.registry import load_registry
 
     known = all_implementations()
     names = implementations or list(known)

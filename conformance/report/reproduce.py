@@ -130,10 +130,11 @@ assert trained == should_train, "the weights select other tokens than the ones t
 def reproduction_script(impl: str, finding: dict[str, Any], results: dict[str, Any]) -> str | None:
     """The script for one finding of ``impl`` (a peer: prime, tinker or tml), or None where its
     reproduction is not an id or weight comparison of a built-in case."""
-    from conformance.cases import load_cases
-    from conformance.goldens import load_golden, load_golden_manifest
+    from conformance.fixtures.cases import load_cases
+    from conformance.fixtures.golden_record import Reason, Spans
+    from conformance.fixtures.goldens import load_golden, load_golden_manifest
+    from conformance.fixtures.registry import get_model
     from conformance.peers import PEERS, PeerMismatchError, construction_source
-    from conformance.registry import get_model
 
     rep = finding.get("reproduction") or {}
     if impl not in PEERS or not rep.get("nodeid"):
@@ -154,19 +155,20 @@ def reproduction_script(impl: str, finding: dict[str, Any], results: dict[str, A
     entry = get_model(rep["model"])
     variant = entry.variant(rep["variant"])
     golden = load_golden(entry, variant.name, case.id, load_golden_manifest(entry))
-    side = golden["prompt"] if kind == "prompt" else golden["full"]
-    if side.get("error"):
+    side = golden.prompt if kind == "prompt" else golden.full
+    if isinstance(side, Reason):
         return None
-    expected = [int(t[0]) for t in side["tokens"]]
+    expected = side.ids
     messages, tools = case.messages_list(), case.tools_list()
     if kind == "prompt":
         last = case.last_assistant_index
         messages = messages[:last] if last is not None else messages
     if kind == "supervised":
-        expected += [int(t[0]) for t in golden.get("supervised_tail", {}).get("tokens", [])]
-        spans = golden["weights"][train_on].get("spans")
-        if spans is None:
+        expected += golden.tail_ids
+        weights = (golden.weights or {}).get(train_on)
+        if not isinstance(weights, Spans):
             return None
+        spans = [list(s) for s in weights.spans]
     snap = (results.get("snapshots") or {}).get(rep["model"], {})
     versions = ", ".join(f"{k} {v}" for k, v in sorted((results.get("environments", {}).get(impl) or {}).items())
                          if k not in ("ok", "env", "executable", "error"))

@@ -95,8 +95,8 @@ def compact_run(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def _snapshots() -> dict[str, Any]:
-    from conformance.goldens import golden_manifest_sha256
-    from conformance.registry import load_registry
+    from conformance.fixtures.goldens import golden_manifest_sha256
+    from conformance.fixtures.registry import load_registry
 
     out = {}
     for entry in load_registry().values():

@@ -7,8 +7,9 @@ import functools
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance.cases import Case
-from conformance.registry import ModelEntry, Variant
+from conformance.fixtures.cases import Case
+from conformance.fixtures.golden_record import Golden, Render
+from conformance.fixtures.registry import ModelEntry, Variant
 from conformance.suite.spec import SetupError, load_renderer
 
 __all__ = ["Context", "load_renderer", "SetupError"]
@@ -25,14 +26,14 @@ class Context:
     examples: int = 25
     #: ``text`` (the standard) or ``literal``: what content spelling a special token must become
     injection: str = "text"
-    _goldens: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _goldens: dict[str, Golden] = field(default_factory=dict)
 
-    def expected_ids(self, side: dict[str, Any]) -> list[int]:
+    def expected_ids(self, side: Render) -> list[int]:
         """A golden side's ids under the run's injection policy: the safe ids (content as text), or
         under ``literal`` what ``apply_chat_template(tokenize=True)`` gives where that differs."""
-        if self.injection == "literal" and side.get("literal_ids") is not None:
-            return [int(i) for i in side["literal_ids"]]
-        return [int(t[0]) for t in side["tokens"]]
+        if self.injection == "literal" and side.literal_ids is not None:
+            return list(side.literal_ids)
+        return side.ids
 
     @functools.cached_property
     def tokenizer(self) -> Any:
@@ -46,20 +47,20 @@ class Context:
 
     @functools.cached_property
     def golden_manifest(self) -> dict[str, Any]:
-        from conformance.goldens import load_golden_manifest
+        from conformance.fixtures.goldens import load_golden_manifest
 
         return load_golden_manifest(self.entry)
 
-    def golden(self, case: Case) -> dict[str, Any]:
+    def golden(self, case: Case) -> Golden:
         if case.id not in self._goldens:
             if case.builtin:
-                from conformance.goldens import load_golden
+                from conformance.fixtures.goldens import load_golden
 
                 g = load_golden(self.entry, self.variant.name, case.id, self.golden_manifest)
             else:
                 from conformance.oracle.derivation import derive_golden
 
-                g = derive_golden(self.oracle, self.variant, case)
+                g = Golden.from_json(derive_golden(self.oracle, self.variant, case))
             self._goldens[case.id] = g
         return self._goldens[case.id]
 
@@ -73,7 +74,7 @@ class Context:
         return frozenset(int(i) for i in self.tokenizer.added_tokens_decoder)
 
     def metadata(self) -> dict[str, Any]:
-        from conformance.goldens import golden_manifest_sha256, library_versions
+        from conformance.fixtures.goldens import golden_manifest_sha256, library_versions
 
         raw_mod = type(self.raw).__module__.split(".")[0]
         try:

@@ -53,15 +53,15 @@ def _plain_id(sid: str, variant: str) -> str:
 
 
 def activate(config: Any) -> None:
-    from conformance.cases import extra_case_dirs, load_cases
     from conformance.errors import ConformanceError
-    from conformance.registry import get_model
+    from conformance.fixtures.cases import extra_case_dirs, load_cases
+    from conformance.fixtures.registry import get_model
 
     spec = str(O.value(config, O.RENDERER))  # activate() runs only when --renderer is given
     model_id = O.value(config, O.MODEL)
     try:
         if not model_id:
-            from conformance.registry import known_model_ids
+            from conformance.fixtures.registry import known_model_ids
 
             raise SetupError(f"{O.MODEL.flag} is required with {O.RENDERER.flag}; known model ids: {', '.join(known_model_ids())}")
         entry = get_model(model_id)

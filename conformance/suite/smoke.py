@@ -13,6 +13,8 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from conformance.fixtures.golden_record import Completion
+
 __all__ = ["smoke_check", "user_frames"]
 
 _SIMPLE = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."}]
@@ -41,7 +43,7 @@ def smoke_check(ctx: Any) -> str | None:
     r, raw = ctx.renderer, ctx.raw
     caps = r.capabilities
     golden = ctx.golden(next(c for c in ctx.cases if c.id == "basic-single-turn"))
-    completion = [t[0] for t in golden["completion"].get("tokens") or []]
+    completion = golden.completion.ids if isinstance(golden.completion, Completion) else []
     checks: list[tuple[str, Callable[[], Any], Callable[[Any], str | None]]] = [
         ("build_generation_prompt(messages[:1])", lambda: r.build_generation_prompt(_SIMPLE[:1]),
          lambda v: None if _ints(v) and v else "expected a non-empty list of int token ids"),

@@ -24,7 +24,7 @@ import pkgutil
 import traceback
 from typing import Any
 
-from conformance.registry import ModelEntry
+from conformance.fixtures.registry import ModelEntry
 
 __all__ = ["SetupError", "load_renderer", "call_factory"]
 

@@ -11,20 +11,17 @@ rule."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import pytest
 
-from conformance.cases import Case
+from conformance.fixtures.cases import Case
+from conformance.fixtures.golden_record import Derivable, Golden, Reason, Render
 from conformance.suite.areas import CAPABILITY_SKIP, REFUSED
 
-__all__ = ["ids_of", "token_diff", "repro", "require", "skip_template_fact", "json_equal", "prompt_messages", "assert_ids_equal",
+__all__ = ["token_diff", "repro", "require", "skip_template_fact", "json_equal", "prompt_messages", "assert_ids_equal",
            "parse_problems", "call_or_refusal", "benign_tail", "judged_by_injection", "JUDGED_BY", "lossy_reason", "REFUSAL_ERRORS"]
-
-
-def ids_of(tokens: Sequence[Sequence[Any]]) -> list[int]:
-    return [int(t[0]) for t in tokens]
 
 
 def prompt_messages(case: Case) -> list[dict[str, Any]]:
@@ -49,6 +46,19 @@ def require_case_capabilities(ctx: Any, case: Case) -> None:
 
 def skip_template_fact(what: str, error: str) -> None:
     pytest.skip(f"template fact: {what}: {error}")
+
+
+T = TypeVar("T")
+
+
+def derived(part: Derivable[T] | None, what: str) -> T:
+    """The golden's value for ``part``; where the template cannot give it (a :class:`Reason`, or a
+    part this model's goldens do not have), the test is skipped as a template fact saying ``what``."""
+    if isinstance(part, Reason):
+        skip_template_fact(what, part.error)
+    if part is None:
+        skip_template_fact(what, "not part of this model's goldens")
+    return part  # type: ignore[return-value]
 
 
 def _piece(tok: Any, i: int | None) -> str:
@@ -94,7 +104,7 @@ def repro(ctx: Any, case: Case, call: str) -> str:
     return (
         f"case {case.id!r} ({case.description}) on {ctx.entry.model_id} [{ctx.variant.name}]\n"
         "reproduce:\n"
-        f"    from conformance.cases import load_cases\n"
+        f"    from conformance.fixtures.cases import load_cases\n"
         f"    case = next(c for c in load_cases() if c.id == {case.id!r})\n"
         f"    messages, tools = case.messages_list(), case.tools_list()\n"
         f"    renderer = ...  # {ctx.spec}\n"
@@ -106,11 +116,11 @@ def repro(ctx: Any, case: Case, call: str) -> str:
 JUDGED_BY = "judged by"
 
 
-def literal_positions_unknown(ctx: Any, golden: dict[str, Any]) -> None:
+def literal_positions_unknown(ctx: Any, golden: Golden) -> None:
     """Under ``--conformance-injection literal`` a look-alike case's ids are the template's literal
     ids, where the goldens' spans and attribution (positions in the content-as-text ids) do not
     apply: such a case's positions are not judged."""
-    if ctx.injection == "literal" and golden["full"].get("literal_ids") is not None:
+    if ctx.injection == "literal" and isinstance(golden.full, Render) and golden.full.literal_ids is not None:
         pytest.skip("not judged under --conformance-injection literal: the goldens' token positions index the content-as-text ids")
 
 
@@ -185,7 +195,7 @@ def _calls_equal(got: list[Any], expected: list[dict[str, Any]]) -> bool:
     return True
 
 
-def parse_problems(parsed: Any, expected: dict[str, Any]) -> list[str]:
+def parse_problems(parsed: Any, expected: Mapping[str, Any]) -> list[str]:
     """How a parse of a clean completion differs from the expected message (empty: it does not)."""
     from conformance.protocol import Termination
 
@@ -207,26 +217,27 @@ def parse_problems(parsed: Any, expected: dict[str, Any]) -> list[str]:
 REFUSAL_ERRORS = (ValueError, NotImplementedError)
 
 
-def lossy_reason(golden: dict[str, Any]) -> str | None:
+def lossy_reason(golden: Golden) -> str | None:
     """Why the template cannot render this case faithfully (so a renderer may refuse it), or None.
 
     Faithfully means: it renders the generation prompt and the whole conversation without error,
     drops no field of any message, and the final turn's sampled tokens are derivable."""
     reasons = []
-    if golden.get("dropped"):
-        fields = ", ".join(f"message {d['message']} {d['field']}" for d in golden["dropped"])
+    if golden.dropped:
+        fields = ", ".join(f"message {d.message} {d.field}" for d in golden.dropped)
         reasons.append(f"the template drops {fields}")
+    why = golden.reasons()
     for side in ("prompt", "full"):
-        err = golden.get(side, {}).get("error")
+        err = why.get(side)
         if err and not err.startswith("case does not end with an assistant message"):
             reasons.append(f"the template cannot render the {'generation prompt' if side == 'prompt' else 'conversation'}: {err}")
-    comp = golden.get("completion", {}).get("error")
+    comp = why.get("completion")
     if comp and not reasons and not comp.startswith("case does not end with an assistant message"):
         reasons.append(f"no completion slice is derivable: {comp}")
     return "; ".join(reasons) or None
 
 
-def call_or_refusal(golden: dict[str, Any], fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+def call_or_refusal(golden: Golden, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call ``fn(*args, **kwargs)`` (code under test). A refusal (:data:`REFUSAL_ERRORS`) of a case the template
     renders lossily (:func:`lossy_reason`) is allowed: the test ends as a refusal, counted and
     listed by the session. Any other exception, and a refusal of a case the template renders

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.suite.support import call_or_refusal, repro, require, require_case_capabilities, token_diff
+from conformance.suite.support import call_or_refusal, derived, repro, require, require_case_capabilities, token_diff
 from conformance.suite.test_extension import turn_pairs
 
 
 def _boundaries(ctx, renderer, case):
     require(ctx, "bridge")
     require_case_capabilities(ctx, case)
-    if ctx.golden(case)["full"].get("error"):
-        pytest.skip(f"template fact: {ctx.golden(case)['full']['error']}")
+    derived(ctx.golden(case).full, "no full render")
     msgs = case.messages_list()
     pairs = call_or_refusal(ctx.golden(case), lambda: list(turn_pairs(renderer, case, ctx.oracle_stop_ids, ctx.entry.turn_end)))
     out = [(k, k2, p, c, n, msgs[k + 1 : k2]) for k, k2, p, c, n in pairs if c is not None]

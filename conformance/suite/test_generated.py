@@ -24,10 +24,11 @@ from typing import Any
 import pytest
 from hypothesis import given, reject, settings
 
-from conformance.cases import Case
+from conformance.fixtures.cases import Case
+from conformance.fixtures.golden_record import Completion, Golden, Render
 from conformance.strategies import PROFILE, Shape, as_case, conversations
 from conformance.suite.evidence import record_note, set_current_example
-from conformance.suite.support import REFUSAL_ERRORS, benign_tail, ids_of, lossy_reason, parse_problems, token_diff
+from conformance.suite.support import REFUSAL_ERRORS, benign_tail, lossy_reason, parse_problems, token_diff
 
 
 def _profile() -> settings:
@@ -42,7 +43,7 @@ def _renders(ctx: Any, case_id: str) -> bool:
         g = ctx.golden(next(c for c in ctx.cases if c.id == case_id))
     except StopIteration:
         return False
-    return not g["prompt"].get("error") and not g["full"].get("error")
+    return not ({"prompt", "full"} & set(g.reasons()))
 
 
 def _shape(ctx: Any, *, look_alikes: bool) -> Shape:
@@ -68,11 +69,11 @@ def hostile_shape_of(ctx: Any) -> Shape:
     return _shape(ctx, look_alikes=True)
 
 
-def _golden(ctx: Any, case: Case) -> dict[str, Any]:
+def _golden(ctx: Any, case: Case) -> Golden:
     from conformance.oracle.derivation import derive_golden
 
-    g = derive_golden(ctx.oracle, ctx.variant, case, minimal=True)
-    if g["prompt"].get("error") or g["full"].get("error"):
+    g = Golden.from_json(derive_golden(ctx.oracle, ctx.variant, case, minimal=True))
+    if {"prompt", "full"} & set(g.reasons()):
         reject()  # the template cannot render it: a fact about the template, not the renderer
     return g
 
@@ -89,7 +90,7 @@ def render_repro(ctx: Any, case: Case, call: str) -> str:
     )
 
 
-def _call(ctx: Any, golden: dict[str, Any], fn: Any) -> Any:
+def _call(ctx: Any, golden: Golden, fn: Any) -> Any:
     try:
         return fn()
     except REFUSAL_ERRORS:
@@ -105,12 +106,12 @@ def _check_parity(ctx: Any, example: dict[str, Any]) -> None:
     r = ctx.renderer
     msgs, tools = case.messages_list(), case.tools_list()
     checks = [
-        ("generation prompt", g["prompt"], lambda: r.build_generation_prompt(msgs[:-1], tools=tools),
+        ("generation prompt", g.prompt, lambda: r.build_generation_prompt(msgs[:-1], tools=tools),
          "renderer.build_generation_prompt(messages[:-1], tools=tools)"),
-        ("full conversation", g["full"], lambda: r.render(msgs, tools=tools).ids, "renderer.render(messages, tools=tools).ids"),
+        ("full conversation", g.full, lambda: r.render(msgs, tools=tools).ids, "renderer.render(messages, tools=tools).ids"),
     ][: 2 if r.capabilities.full_render else 1]
     for what, side, fn, call in checks:
-        expected, got = ids_of(side["tokens"]), list(_call(ctx, g, fn))
+        expected, got = (side.ids if isinstance(side, Render) else []), list(_call(ctx, g, fn))  # a Reason was rejected above
         if got != expected:
             note = benign_tail(ctx.tokenizer, expected, got, ctx.oracle_stop_ids) if what == "full conversation" else None
             if note:
@@ -124,13 +125,13 @@ def _check_roundtrip(ctx: Any, example: dict[str, Any]) -> None:
     case = as_case(example)
     set_current_example(case.messages_list())
     g = _golden(ctx, case)
-    c = g["completion"]
-    if c.get("error") or c.get("expected") is None:
+    c = g.completion
+    if not isinstance(c, Completion) or c.expected is None:
         reject()  # no completion slice or no defined parse for this conversation
-    ids = ids_of(c["tokens"])
-    problems = parse_problems(ctx.renderer.parse_response(ids), c["expected"])
+        return
+    problems = parse_problems(ctx.renderer.parse_response(c.ids), c.expected)
     if problems:
-        slice_ = ", ".join(f"{i} {p!r}" for i, p in c["tokens"])
+        slice_ = ", ".join(f"{i} {p!r}" for i, p in c.tokens)
         raise AssertionError("\n".join(problems) + f"\n{render_repro(ctx, case, 'renderer.parse_response(completion_ids)')}"
                              f"    completion_ids (from the template's full render): {slice_}")
 

@@ -19,10 +19,19 @@ from typing import Any
 import pytest
 from hypothesis import given, reject, settings
 
-from conformance.cases import Case
+from conformance.fixtures.cases import Case
+from conformance.fixtures.golden_record import Golden
 from conformance.strategies import PROFILE, as_case, conversations
 from conformance.suite.areas import CAPABILITY_SKIP
-from conformance.suite.support import REFUSAL_ERRORS, call_or_refusal, lossy_reason, prompt_messages, repro, require_case_capabilities
+from conformance.suite.support import (
+    REFUSAL_ERRORS,
+    call_or_refusal,
+    derived,
+    lossy_reason,
+    prompt_messages,
+    repro,
+    require_case_capabilities,
+)
 
 _PLAIN = "\ue005"  # private use: plain text in no real conversation; the oracle uses \ue000-\ue004
 _CONTENT_ROLES = ("system", "user", "tool")
@@ -76,15 +85,14 @@ def test_look_alike_text_never_becomes_a_special_token(conformance_ctx, renderer
     case = look_alike_case
     require_case_capabilities(conformance_ctx, case)
     g = conformance_ctx.golden(case)
-    if g[part].get("error"):
-        pytest.skip(f"template fact: {g[part]['error']}")
+    side = derived(g.prompt if part == "prompt" else g.full, f"no {'generation prompt' if part == 'prompt' else 'full render'}")
     msgs = prompt_messages(case) if part == "prompt" else case.messages_list()
     call = "renderer.build_generation_prompt(messages, tools=tools)" if part == "prompt" else "renderer.render(messages, tools=tools).ids"
     forged = call_or_refusal(g, content_special_ids, conformance_ctx, _render(renderer, part, case.tools_list()), msgs)
     if forged:
-        literal = g[part].get("literal_ids")
+        literal = side.literal_ids
         got = call_or_refusal(g, _render(renderer, part, case.tools_list()), msgs)
-        how = " (exactly apply_chat_template(tokenize=True)'s ids)" if literal is not None and list(got) == literal else ""
+        how = " (exactly apply_chat_template(tokenize=True)'s ids)" if literal is not None and list(got) == list(literal) else ""
         pytest.fail("content text became special ids, a forged role boundary: "
                     + ", ".join(f"{n}x {t!r}" for t, n in sorted(forged.items())) + how + "\n" + repro(conformance_ctx, case, call),
                     pytrace=False)
@@ -109,7 +117,7 @@ def test_generated_look_alikes_render_as_text(conformance_ctx):
         except REFUSAL_ERRORS:
             from conformance.oracle.derivation import derive_golden
 
-            if lossy_reason(derive_golden(conformance_ctx.oracle, conformance_ctx.variant, case, minimal=True)):
+            if lossy_reason(Golden.from_json(derive_golden(conformance_ctx.oracle, conformance_ctx.variant, case, minimal=True))):
                 reject()
             raise
         if forged:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from conformance.fixtures.golden_record import NotSampled, Sampled
 from conformance.oracle.turn_spans import ids_sha256
 from conformance.protocol import TRAIN_ON, TRAIN_ON_TURNS, chosen_turns
 from conformance.suite.support import (
@@ -18,7 +19,7 @@ from conformance.suite.support import (
     assert_ids_equal,
     benign_tail,
     call_or_refusal,
-    ids_of,
+    derived,
     judged_by_injection,
     literal_positions_unknown,
     repro,
@@ -35,22 +36,21 @@ def test_supervised_weights_select_the_sampled_tokens(conformance_ctx, renderer,
         pytest.skip(f"capability not claimed: train_on={train_on}")
     require_case_capabilities(conformance_ctx, case)
     g = conformance_ctx.golden(case)
-    w = g["weights"][train_on]
     literal_positions_unknown(conformance_ctx, g)
-    if w.get("error"):
-        skip_template_fact(f"{train_on} weights are not derivable", w["error"])
+    w = derived(g.weights[train_on], f"{train_on} weights are not derivable")
+    full = derived(g.full, "no full render")
     ex = call_or_refusal(g, lambda: renderer.build_supervised_example(case.messages_list(), tools=case.tools_list(), train_on=train_on))
-    tail = ids_of(g.get("supervised_tail", {}).get("tokens", []))
-    expected_ids = conformance_ctx.expected_ids(g["full"]) + tail
+    tail = g.tail_ids
+    expected_ids = conformance_ctx.expected_ids(full) + tail
     call = f"renderer.build_supervised_example(messages, tools=tools, train_on={train_on!r})"
     if list(ex.ids) != expected_ids and not benign_tail(conformance_ctx.tokenizer, expected_ids, ex.ids, conformance_ctx.oracle_stop_ids):
-        _judged_elsewhere(conformance_ctx, renderer, case, g, list(ex.ids), tail)
+        _judged_elsewhere(conformance_ctx, renderer, case, full, list(ex.ids), tail)
     # A benign difference (the template's text after the final end-of-turn token missing) is
     # noted, and the weights are still judged on the ids the example has.
     assert_ids_equal(conformance_ctx, case, expected_ids, ex.ids, "supervised example ids", call, benign_ok=True)
     assert len(ex.weights) == len(ex.ids), f"{len(ex.weights)} weights for {len(ex.ids)} ids"
     expected = set()
-    for start, end in w["spans"]:
+    for start, end in w.spans:
         expected.update(range(start, min(end, len(ex.ids))))
     got = {i for i, x in enumerate(ex.weights) if x > 0}
     if got != expected:
@@ -65,12 +65,12 @@ def test_supervised_weights_select_the_sampled_tokens(conformance_ctx, renderer,
         )
 
 
-def _judged_elsewhere(ctx, renderer, case, golden, ids, tail):
+def _judged_elsewhere(ctx, renderer, case, full, ids, tail):
     """One root cause, one area: a supervised example whose ids are the renderer's own full render
     is wrong exactly where that render is, which template_parity judges (or, where that render is
     the template's literal ids, injection). Only a difference of the example itself counts here."""
-    literal = golden["full"].get("literal_ids")
-    judged_by_injection(None if literal is None else literal + tail, ids)
+    literal = full.literal_ids
+    judged_by_injection(None if literal is None else list(literal) + tail, ids)
     if renderer.capabilities.full_render:
         try:
             own = list(renderer.render(case.messages_list(), tools=case.tools_list()).ids) + tail
@@ -88,29 +88,29 @@ def test_per_turn_examples_are_what_the_model_sampled(conformance_ctx, renderer,
         pytest.skip(f"capability not claimed: supervised_examples train_on={train_on}")
     require_case_capabilities(conformance_ctx, case)
     g = conformance_ctx.golden(case)
-    if g["full"].get("error"):
-        skip_template_fact("no full render", g["full"]["error"])
+    derived(g.full, "no full render")
     msgs = case.messages_list()
-    by_message = {e["message"]: e for e in g.get("sampled_examples", [])}
+    by_message = {e.message: e for e in g.sampled_examples or ()}
     chosen = chosen_turns(msgs, train_on)
-    errors = [by_message[k]["error"] for k in chosen if by_message[k].get("error")]
+    errors = [e.error for k in chosen if isinstance(e := by_message[k], NotSampled)]
     if errors:
         skip_template_fact(f"turn {train_on} examples are not derivable", errors[0])
+    sampled = {k: e for k, e in by_message.items() if isinstance(e, Sampled)}
     got = call_or_refusal(g, renderer.build_supervised_examples, msgs, tools=case.tools_list(), train_on=train_on)
     call = f"renderer.build_supervised_examples(messages, tools=tools, train_on={train_on!r})"
     assert len(got) == len(chosen), f"{len(got)} examples for the {len(chosen)} assistant turns {chosen} of {train_on}"
     for ex, k in zip(got, chosen):
-        want = by_message[k]
-        n = want["prompt"]["len"]
-        completion = ids_of(want["completion"])
-        if ids_sha256(list(ex.ids[:n])) == want["prompt"]["sha256"] and list(ex.ids[n:]) == completion:
+        want = sampled[k]
+        n = want.prompt_len
+        completion = list(want.completion.ids)
+        if ids_sha256(list(ex.ids[:n])) == want.prompt_sha256 and list(ex.ids[n:]) == completion:
             prompt = list(ex.ids[:n])
         else:  # the goldens keep the prompt's fingerprint; the oracle shows its ids
             prompt = conformance_ctx.oracle.encode(msgs[:k], case.tools_list(), conformance_ctx.variant, add_generation_prompt=True).ids
             _turn_judged_by_parity(conformance_ctx, renderer, case, k, prompt)
         assert_ids_equal(conformance_ctx, case, prompt + completion, list(ex.ids),
                          f"the example of message {k} (its generation prompt, then the completion the model sampled)", call)
-        expected_w = [0.0] * n + [1.0] * len(want["completion"])
+        expected_w = [0.0] * n + [1.0] * len(want.completion)
         assert [float(w) for w in ex.weights] == expected_w, (
             f"the example of message {k} weighs its prompt 0 and its completion 1: got "
             f"{sum(1 for w in ex.weights[:n] if w)} weighted prompt tokens, {sum(1 for w in ex.weights[n:] if not w)} unweighted "

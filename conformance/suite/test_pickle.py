@@ -20,7 +20,7 @@ def _sample(ctx, n=12):
     for c in ctx.cases:
         g = ctx.golden(c)
         # Cases the template renders faithfully: a renderer may refuse the others.
-        if lossy_reason(g) is None and not g["prompt"].get("error") and (not c.tools or ctx.renderer.capabilities.tools):
+        if lossy_reason(g) is None and "prompt" not in g.reasons() and (not c.tools or ctx.renderer.capabilities.tools):
             out.append(c)
     step = max(1, len(out) // n)
     return out[::step][:n]
@@ -68,7 +68,7 @@ def _fresh_process_context():
     ctx = multiprocessing.get_context("forkserver")
     # What every child needs before it can rebuild a renderer: importing it once in the server
     # saves each child 1.2 s (the tokenizer files themselves are still read by the child).
-    ctx.set_forkserver_preload(["conformance.adapters", "conformance.snapshots", "transformers.models.auto.tokenization_auto"])
+    ctx.set_forkserver_preload(["conformance.adapters", "conformance.fixtures.snapshots", "transformers.models.auto.tokenization_auto"])
     return ctx
 
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import pytest
 
+from conformance.fixtures.golden_record import Reason
 from conformance.protocol import Termination
 from conformance.suite.support import (
     JUDGED_BY,
-    ids_of,
+    derived,
     parse_problems,
     prompt_messages,
     repro,
@@ -29,11 +30,9 @@ def _completion(ctx, case):
     require(ctx, "parse")
     require_case_capabilities(ctx, case)
     g = ctx.golden(case)
-    c = g["completion"]
-    if c.get("error"):
-        skip_template_fact("no completion slice", c["error"])
+    c = derived(g.completion, "no completion slice")
     _prompt_tail_judged_by_parity(ctx, case, g)
-    return ids_of(c["tokens"]), c["expected"], c.get("expected_error")
+    return c.ids, c.expected, c.expected_error
 
 
 def _prompt_tail_judged_by_parity(ctx, case, g):
@@ -41,9 +40,9 @@ def _prompt_tail_judged_by_parity(ctx, case, g):
     Where the renderer's own prompt ends differently (Prime's gpt-oss prefills ``<|channel|>``),
     a completion after it starts differently too, so parsing the template's completion proves
     nothing; template_parity judges the prompt."""
-    want = ctx.expected_ids(g["prompt"]) if not g["prompt"].get("error") else None
-    if want is None:
+    if isinstance(g.prompt, Reason):
         return
+    want = ctx.expected_ids(g.prompt)
     try:
         got = ctx.renderer.build_generation_prompt(prompt_messages(case), tools=case.tools_list())
     except Exception:  # noqa: BLE001 - the prompt's own failure is template_parity's to report

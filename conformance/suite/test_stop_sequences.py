@@ -6,16 +6,16 @@ PYTEST_DONT_REWRITE: each assertion here states its own evidence (see :mod:`conf
 
 from __future__ import annotations
 
-from conformance.suite.support import ids_of
+from conformance.fixtures.golden_record import Completion
 
 
 def test_stop_ids_include_the_turn_closing_id(conformance_ctx, renderer):
     stops = set(renderer.stop_token_ids())
     closing = set()
     for c in conformance_ctx.cases:
-        comp = conformance_ctx.golden(c)["completion"]
-        if not comp.get("error"):
-            closing.add(ids_of(comp["tokens"])[-1])
+        comp = conformance_ctx.golden(c).completion
+        if isinstance(comp, Completion):
+            closing.add(comp.ids[-1])
     assert closing, "no golden completion to learn the closing id from"
     missing = closing - stops
     tok = conformance_ctx.tokenizer
@@ -36,10 +36,10 @@ def test_stop_ids_never_cut_an_assistant_turn(conformance_ctx, renderer):
     stops = set(renderer.stop_token_ids())
     cut = {}
     for c in conformance_ctx.cases:
-        comp = conformance_ctx.golden(c)["completion"]
-        if comp.get("error"):
+        comp = conformance_ctx.golden(c).completion
+        if not isinstance(comp, Completion):
             continue
-        inner = [i for i in ids_of(comp["tokens"])[:-1] if i in stops]
+        inner = [i for i in comp.ids[:-1] if i in stops]
         if inner:
             cut.setdefault(inner[0], c.id)
     assert not cut, "stop ids that occur inside sampled turns would end them early: " + ", ".join(

@@ -8,29 +8,28 @@ from __future__ import annotations
 from conformance.suite.support import (
     assert_ids_equal,
     call_or_refusal,
+    derived,
     literal_positions_unknown,
     prompt_messages,
     repro,
     require,
     require_case_capabilities,
-    skip_template_fact,
 )
 
 
 def test_generation_prompt_matches_template(conformance_ctx, renderer, case):
     require_case_capabilities(conformance_ctx, case)
     g = conformance_ctx.golden(case)
-    if g["prompt"].get("error"):
-        skip_template_fact("the template cannot render the generation prompt", g["prompt"]["error"])
+    prompt = derived(g.prompt, "the template cannot render the generation prompt")
     got = call_or_refusal(g, lambda: renderer.build_generation_prompt(prompt_messages(case), tools=case.tools_list()))
     assert_ids_equal(
         conformance_ctx,
         case,
-        conformance_ctx.expected_ids(g["prompt"]),
+        conformance_ctx.expected_ids(prompt),
         got,
         "generation prompt",
         "renderer.build_generation_prompt(messages[:-1] if messages[-1]['role'] == 'assistant' else messages, tools=tools)",
-        literal=g["prompt"].get("literal_ids"),
+        literal=prompt.literal_ids,
     )
 
 
@@ -38,11 +37,10 @@ def test_full_conversation_matches_template(conformance_ctx, renderer, case):
     require(conformance_ctx, "full_render", "render() returns the ids of a supervised example, not a render of its own")
     require_case_capabilities(conformance_ctx, case)
     g = conformance_ctx.golden(case)
-    if g["full"].get("error"):
-        skip_template_fact("no full render", g["full"]["error"])
+    full = derived(g.full, "no full render")
     got = call_or_refusal(g, lambda: renderer.render(case.messages_list(), tools=case.tools_list()).ids)
-    assert_ids_equal(conformance_ctx, case, conformance_ctx.expected_ids(g["full"]), got, "full conversation",
-                     "renderer.render(messages, tools=tools).ids", literal=g["full"].get("literal_ids"), benign_ok=True)
+    assert_ids_equal(conformance_ctx, case, conformance_ctx.expected_ids(full), got, "full conversation",
+                     "renderer.render(messages, tools=tools).ids", literal=full.literal_ids, benign_ok=True)
 
 
 def test_message_attribution_matches_template(conformance_ctx, renderer, case):
@@ -53,12 +51,9 @@ def test_message_attribution_matches_template(conformance_ctx, renderer, case):
     require(conformance_ctx, "full_render", "render() returns the ids of a supervised example, not a render of its own")
     require_case_capabilities(conformance_ctx, case)
     g = conformance_ctx.golden(case)
-    if g["full"].get("error"):
-        skip_template_fact("no full render", g["full"]["error"])
+    full = derived(g.full, "no full render")
     literal_positions_unknown(conformance_ctx, g)
-    att = g["full"]["attribution"]
-    if att.get("error"):
-        skip_template_fact("per-message attribution is not derivable", att["error"])
+    att = derived(full.attribution, "per-message attribution is not derivable")
     try:
         rt = renderer.render(case.messages_list(), tools=case.tools_list())
     except Exception as e:  # noqa: BLE001 - the call itself is judged once, by test_full_conversation_matches_template
@@ -71,16 +66,16 @@ def test_message_attribution_matches_template(conformance_ctx, renderer, case):
         from conformance.suite.areas import CAPABILITY_SKIP
 
         pytest.skip(f"{CAPABILITY_SKIP} message attribution (render returns no message_indices)")
-    if list(rt.ids) != conformance_ctx.expected_ids(g["full"]):
+    if list(rt.ids) != conformance_ctx.expected_ids(full):
         import pytest
 
         pytest.skip("ids differ from the template (test_full_conversation_matches_template reports it); attribution is judged on equal ids")
     expected = [0] * len(rt.ids)
-    for msg, start, end in att["runs"]:
+    for msg, start, end in att.runs:
         expected[start:end] = [msg] * (end - start)
     # Where the next message's marker closes an assistant turn (conformance.oracle.turn_end), that marker
     # is both the assistant's last sampled token and the next message's first: either is right.
-    also = _closing_markers(conformance_ctx, case, att["runs"], rt.ids)
+    also = _closing_markers(conformance_ctx, case, att.runs, rt.ids)
     got = list(rt.message_indices)
     bad = [k for k, (e, x) in enumerate(zip(expected, got)) if x >= 0 and x != e and also.get(k) != x]
     if len(got) != len(rt.ids) or bad:
