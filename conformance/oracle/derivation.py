@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from conformance.fixtures.cases import Case
+from conformance.fixtures.golden_record import Golden
 from conformance.fixtures.registry import Variant
 from conformance.messages import normalize_tool_calls
 from conformance.oracle import Encoded, Oracle, TemplateRenderError
@@ -20,7 +21,7 @@ from conformance.oracle.turn_end import closing_position, continuation, final_cl
 from conformance.oracle.turn_spans import TurnSpans
 from conformance.protocol import TRAIN_ON
 
-__all__ = ["GOLDEN_SCHEMA_VERSION", "derive_golden", "Derivation"]
+__all__ = ["GOLDEN_SCHEMA_VERSION", "derive_golden", "derive", "Derivation"]
 
 GOLDEN_SCHEMA_VERSION = 1
 
@@ -63,6 +64,12 @@ def derive_golden(oracle: Oracle, variant: Variant, case: Case, *, minimal: bool
     ``prompt``, ``full``, ``dropped`` and ``completion``: no attribution, weights or second oracle,
     which cost one template render per message."""
     return Derivation(oracle, variant, case, minimal).record()
+
+
+def derive(oracle: Oracle, variant: Variant, case: Case, *, minimal: bool = False) -> Golden:
+    """The golden of one case as the suite reads a stored one (typed values): for cases derived
+    live, which have no stored record."""
+    return Golden.from_json(derive_golden(oracle, variant, case, minimal=minimal))
 
 
 @dataclass(frozen=True)

@@ -58,9 +58,9 @@ class Context:
 
                 g = load_golden(self.entry, self.variant.name, case.id, self.golden_manifest)
             else:
-                from conformance.oracle.derivation import derive_golden
+                from conformance.oracle.derivation import derive
 
-                g = Golden.from_json(derive_golden(self.oracle, self.variant, case))
+                g = derive(self.oracle, self.variant, case)
             self._goldens[case.id] = g
         return self._goldens[case.id]
 
