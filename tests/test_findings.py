@@ -75,6 +75,26 @@ def test_inserted_ids_are_one_finding_whatever_follows_them():
     assert found[0].title == "writes '<think>' '\\n\\n' '</think>' '\\n\\n' more", found[0].title
 
 
+def test_an_example_that_ends_without_its_end_of_turn_token_is_one_finding_whichever_marker_it_was():
+    """GLM closes a turn with the next message's marker: '<|user|>' after an answer,
+    '<|observation|>' after a tool call. A renderer that ends its examples without it (or with
+    '<|endoftext|>') makes one choice, seen at two markers."""
+    def record(case, body, marker, got_last):
+        rows = [[len(body) - 1, 5, body[-1], True, 5, body[-1], True], [len(body), 7, marker, True]
+                + ([None, None, False] if got_last is None else [9, got_last, True])]
+        return {"area": "loss_weights", "nodeid": f"test_x[{case}]", "outcome": "failed", "case": case,
+                "divergence": {"what": "supervised example ids", "at": len(body), "expected_len": len(body) + 1,
+                               "got_len": len(body) + (got_last is not None), "rows": rows}}
+
+    dropped = group_findings([record("text", ["<|assistant|>"] * 6, "<|user|>", None),
+                              record("call", ["</tool_call>"] * 37, "<|observation|>", None)])
+    assert len(dropped) == 1 and dropped[0].count == 2 and dropped[0].cls == "training", [f.title for f in dropped]
+    assert dropped[0].title.startswith("drops the final end-of-turn token"), dropped[0].title
+    other = group_findings([record("text", ["<|assistant|>"] * 6, "<|user|>", "<|endoftext|>"),
+                            record("call", ["</tool_call>"] * 37, "<|observation|>", "<|endoftext|>")])
+    assert len(other) == 1 and other[0].title.startswith("ends with '<|endoftext|>'"), [f.title for f in other]
+
+
 def test_a_crash_in_the_injection_area_is_not_a_security_finding():
     """tml refuses a generated look-alike conversation with a ValueError: a crash of the render,
     classed by the call it broke, never as a forged role boundary."""

@@ -13,7 +13,8 @@ Classes (computed, never hand-labelled):
 
 * **security**: special ids whose text came from message content (role-boundary injection);
 * **sampling**: the generation prompt, stop ids, the parse of a completion, the extension
-  property or a bridge differ: what the sampler sees or what comes back from it;
+  property or a bridge differ, or calls from several threads give other results than alone:
+  what the sampler sees or what comes back from it;
 * **training**: ids or weights of a full render or a supervised example differ at or before a
   weighted token;
 * **benign**: nothing a model sees or trains on changes: template text after the final
@@ -39,7 +40,7 @@ _INJECTION = ("injection|content-special-ids", "message text that spells a speci
 INJECTION_SIGNATURE = _INJECTION[0]
 FAILING_CLASSES = ("security", "sampling", "training")
 _FAILING = ("failed", "error", "xpassed")
-_SAMPLING_AREAS = ("stop_sequences", "roundtrip", "extension", "bridge")
+_SAMPLING_AREAS = ("stop_sequences", "roundtrip", "extension", "bridge", "threads")
 
 
 @dataclass
@@ -139,6 +140,17 @@ def _divergence_signature(area: str, div: dict[str, Any]) -> tuple[str, str, str
     if ended and prev and prev[3] and all(not str(p).strip() for p in tail):
         sig = f"{area}|{what}|drops-after-final|{prev[2]!r}|{''.join(map(str, tail))!r}"
         return sig, f"drops {''.join(map(str, tail))!r} after the final {prev[2]!r} ({what})", "benign"
+    # The template's last id is a special token (the turn's end-of-turn token: <|im_end|>, or
+    # GLM's marker of the message that follows) and the renderer ends there without it or with
+    # another special: one choice about how an example ends, whichever marker the case's next
+    # message would have brought ('<|user|>' after an answer, '<|observation|>' after a call).
+    last = div.get("expected_len", 0) - 1
+    if at == last and e_special and div.get("got_len") in (at, at + 1) and (g_piece is None or g_special):
+        if g_piece is None:
+            return (f"ids|{what}|final-end-of-turn|dropped", f"drops the final end-of-turn token ({e_piece!r} in the "
+                    f"template), and ends ({what})", "training")
+        return (f"ids|{what}|final-end-of-turn|{g_piece!r}", f"ends with {g_piece!r} where the template's final "
+                f"end-of-turn token is {e_piece!r} ({what})", "training")
     after_at = [rows[k] for k in sorted(rows) if k >= at]
     expected_text = "".join(str(r[2]) for r in after_at if r[1] is not None)
     expected_specials = {r[2] for r in after_at if r[1] is not None and r[3]}
