@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["Option", "OPTIONS", "RENDERER", "MODEL", "VARIANT", "ADAPTER", "XFAILS", "REPORT", "CASES", "EXAMPLES", "TIMEOUT",
-           "SHRINK_SECONDS", "INJECTION", "INJECTION_POLICIES", "ALL_VARIANTS", "value"]
+           "SHRINK_SECONDS", "THREAD_SECONDS", "INJECTION", "INJECTION_POLICIES", "ALL_VARIANTS", "value"]
 
 #: ``--conformance-variant all``: every variant of the model in one run, one verdict per variant.
 ALL_VARIANTS = "all"
@@ -60,6 +60,9 @@ TIMEOUT = Option("--conformance-timeout", "conformance_timeout", "CONFORMANCE_TI
 SHRINK_SECONDS = Option("--conformance-shrink-seconds", "conformance_shrink_seconds", "CONFORMANCE_SHRINK_SECONDS",
                         "seconds hypothesis may spend shrinking one failing generated conversation "
                         "(always less than the test timeout)", default=20.0, type=float)
+THREAD_SECONDS = Option("--conformance-thread-seconds", "conformance_thread_seconds", "CONFORMANCE_THREAD_SECONDS",
+                        "seconds the threads area keeps running calls side by side while no race shows (a race is a "
+                        "matter of chance: more seconds, more tries)", default=0.5, type=float)
 
 INJECTION = Option("--conformance-injection", "conformance_injection", "CONFORMANCE_INJECTION",
                    "what message content that spells a special token must become: text (the standard: content stays text) or "
@@ -68,7 +71,7 @@ INJECTION = Option("--conformance-injection", "conformance_injection", "CONFORMA
 INJECTION_POLICIES = ("text", "literal")
 
 OPTIONS: tuple[Option, ...] = (RENDERER, MODEL, VARIANT, ADAPTER, XFAILS, REPORT, CASES, EXAMPLES, TIMEOUT, SHRINK_SECONDS,
-                               INJECTION)
+                               THREAD_SECONDS, INJECTION)
 
 
 def value(config: Any, opt: Option) -> Any:

@@ -141,6 +141,8 @@ class Renderer(Protocol):
       messages) (*bridge*).
     * The renderer pickles, also into a freshly spawned process, and behaves identically after
       (*pickle*).
+    * One renderer may be shared by threads: generation prompts, supervised examples and parses
+      made from several threads at once each equal the same call made alone (*threads*).
     """
 
     capabilities: Capabilities

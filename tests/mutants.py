@@ -37,6 +37,18 @@ class WrongStopId(Qwen3Renderer):
         return parse_with(self.family, self.tokenizer, ids, self._stop_ids)
 
 
+class SharedScratch(Qwen3Renderer):
+    """Builds every generation prompt in one buffer kept on the renderer: right alone, and mixes
+    two conversations' ids when two threads build prompts at once."""
+
+    def build_generation_prompt(self, messages, *, tools=None, prefill=None):
+        ids = super().build_generation_prompt(messages, tools=tools, prefill=prefill)
+        self._scratch = []
+        for i in ids:
+            self._scratch.append(i)
+        return list(self._scratch)
+
+
 class PythonBooleans(Qwen3Renderer):
     """Parses tool-call arguments and re-serializes them with Python's repr: true -> True, null -> None."""
 

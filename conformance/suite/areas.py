@@ -38,6 +38,7 @@ AREAS: tuple[Area, ...] = (
     Area("stop_sequences", None, "stop", "stop ids close turns and are special tokens"),
     Area("injection", None, "inj", "content that spells special tokens stays text"),
     Area("generated", None, "gen", "generated conversations match the template live"),
+    Area("threads", None, "thr", "calls from many threads give what each gives alone"),
 )
 AREA_NAMES: tuple[str, ...] = tuple(a.name for a in AREAS)
 _BY_NAME = {a.name: a for a in AREAS}

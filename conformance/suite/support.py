@@ -21,7 +21,8 @@ from conformance.fixtures.golden_record import Derivable, Golden, Reason, Render
 from conformance.suite.areas import CAPABILITY_SKIP, REFUSED
 
 __all__ = ["token_diff", "repro", "require", "skip_template_fact", "json_equal", "prompt_messages", "assert_ids_equal",
-           "parse_problems", "call_or_refusal", "benign_tail", "judged_by_injection", "JUDGED_BY", "lossy_reason", "REFUSAL_ERRORS"]
+           "parse_problems", "call_or_refusal", "benign_tail", "judged_by_injection", "JUDGED_BY", "lossy_reason", "REFUSAL_ERRORS",
+           "faithful_cases"]
 
 
 def prompt_messages(case: Case) -> list[dict[str, Any]]:
@@ -235,6 +236,19 @@ def lossy_reason(golden: Golden) -> str | None:
     if comp and not reasons and not comp.startswith("case does not end with an assistant message"):
         reasons.append(f"no completion slice is derivable: {comp}")
     return "; ".join(reasons) or None
+
+
+def faithful_cases(ctx: Any, n: int) -> list[Case]:
+    """Up to ``n`` cases spread over the corpus that the template renders faithfully
+    (:func:`lossy_reason`) and whose tools the renderer claims: material every renderer must
+    handle, for the areas that check behaviour across calls (pickling, threads) rather than per case."""
+    out = []
+    for c in ctx.cases:
+        g = ctx.golden(c)
+        if lossy_reason(g) is None and "prompt" not in g.reasons() and (not c.tools or ctx.renderer.capabilities.tools):
+            out.append(c)
+    step = max(1, len(out) // n)
+    return out[::step][:n]
 
 
 def call_or_refusal(golden: Golden, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

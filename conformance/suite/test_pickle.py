@@ -12,18 +12,7 @@ import sys
 
 import pytest
 
-from conformance.suite.support import lossy_reason, prompt_messages
-
-
-def _sample(ctx, n=12):
-    out = []
-    for c in ctx.cases:
-        g = ctx.golden(c)
-        # Cases the template renders faithfully: a renderer may refuse the others.
-        if lossy_reason(g) is None and "prompt" not in g.reasons() and (not c.tools or ctx.renderer.capabilities.tools):
-            out.append(c)
-    step = max(1, len(out) // n)
-    return out[::step][:n]
+from conformance.suite.support import faithful_cases, prompt_messages
 
 
 def behaviour(renderer, cases):
@@ -52,7 +41,7 @@ def test_pickle_roundtrip_behaves_identically(conformance_ctx, renderer):
     from conformance.adapters import adapt
 
     again = adapt(pickle.loads(blob), renderer.style, tokenizer=conformance_ctx.tokenizer)
-    cases = _sample(conformance_ctx)
+    cases = faithful_cases(conformance_ctx, 12)
     assert behaviour(again, cases) == behaviour(renderer, cases), "the unpickled renderer behaves differently"
 
 
@@ -85,6 +74,6 @@ def test_pickle_into_a_spawned_process(conformance_ctx, renderer, spawned_worker
         blob = pickle.dumps(conformance_ctx.raw)
     except Exception as e:
         pytest.fail(f"the renderer cannot be pickled: {type(e).__name__}: {e}", pytrace=False)
-    cases = _sample(conformance_ctx, 4)
+    cases = faithful_cases(conformance_ctx, 4)
     got = spawned_worker.apply(_in_child, (blob, (renderer.style, cases, list(sys.path))))
     assert got == behaviour(renderer, cases), "the renderer behaves differently in a spawned process"
