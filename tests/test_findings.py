@@ -95,6 +95,22 @@ def test_an_example_that_ends_without_its_end_of_turn_token_is_one_finding_which
     assert len(other) == 1 and other[0].title.startswith("ends with '<|endoftext|>'"), [f.title for f in other]
 
 
+def test_state_lost_in_pickling_is_one_finding_wherever_it_was_unpickled():
+    """tinker's gpt-oss renderer behaves differently after pickling, in this process and in a
+    spawned one: one root cause. The two checks' messages share their first line."""
+    import inspect
+
+    from conformance.suite import test_pickle
+
+    source = inspect.getsource(test_pickle)
+    assert source.count('"the unpickled renderer behaves differently') == 2
+    here = {"area": "pickle", "nodeid": "test_pickle.py::test_pickle_roundtrip_behaves_identically", "outcome": "failed",
+            "message": "AssertionError: the unpickled renderer behaves differently"}
+    spawned = {**here, "nodeid": "test_pickle.py::test_pickle_into_a_spawned_process",
+               "message": "AssertionError: the unpickled renderer behaves differently\n(unpickled in a freshly spawned process)"}
+    assert len(group_findings([here, spawned])) == 1
+
+
 def test_a_crash_in_the_injection_area_is_not_a_security_finding():
     """tml refuses a generated look-alike conversation with a ValueError: a crash of the render,
     classed by the call it broke, never as a forged role boundary."""

@@ -140,12 +140,12 @@ def _divergence_signature(area: str, div: dict[str, Any]) -> tuple[str, str, str
     if ended and prev and prev[3] and all(not str(p).strip() for p in tail):
         sig = f"{area}|{what}|drops-after-final|{prev[2]!r}|{''.join(map(str, tail))!r}"
         return sig, f"drops {''.join(map(str, tail))!r} after the final {prev[2]!r} ({what})", "benign"
-    # The template's last id is a special token (the turn's end-of-turn token: <|im_end|>, or
+    # A supervised example's last id is a special token (the turn's end-of-turn token: <|im_end|>, or
     # GLM's marker of the message that follows) and the renderer ends there without it or with
     # another special: one choice about how an example ends, whichever marker the case's next
     # message would have brought ('<|user|>' after an answer, '<|observation|>' after a call).
     last = div.get("expected_len", 0) - 1
-    if at == last and e_special and div.get("got_len") in (at, at + 1) and (g_piece is None or g_special):
+    if "supervised" in what and at == last and e_special and div.get("got_len") in (at, at + 1) and (g_piece is None or g_special):
         if g_piece is None:
             return (f"ids|{what}|final-end-of-turn|dropped", f"drops the final end-of-turn token ({e_piece!r} in the "
                     f"template), and ends ({what})", "training")

@@ -76,4 +76,6 @@ def test_pickle_into_a_spawned_process(conformance_ctx, renderer, spawned_worker
         pytest.fail(f"the renderer cannot be pickled: {type(e).__name__}: {e}", pytrace=False)
     cases = faithful_cases(conformance_ctx, 4)
     got = spawned_worker.apply(_in_child, (blob, (renderer.style, cases, list(sys.path))))
-    assert got == behaviour(renderer, cases), "the renderer behaves differently in a spawned process"
+    # The same first line as the in-process check: one root cause (state lost in pickling) is one
+    # finding, wherever the renderer was unpickled.
+    assert got == behaviour(renderer, cases), "the unpickled renderer behaves differently\n(unpickled in a freshly spawned process)"
