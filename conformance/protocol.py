@@ -84,6 +84,9 @@ class Capabilities:
     supervised: bool = True
     bridge: bool = False
     parse: bool = True
+    #: ``build_generation_prompt(prefill=)`` appends the prefill as text (False: the renderer has no
+    #: prefill of its own; an adapter that appended it would be judged instead of the library)
+    prefill: bool = True
     train_on: tuple[str, ...] = TRAIN_ON
     #: train-on choices ``build_supervised_examples`` (one example per sampled turn) serves; empty:
     #: the renderer has no such method

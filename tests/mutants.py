@@ -37,6 +37,13 @@ class WrongStopId(Qwen3Renderer):
         return parse_with(self.family, self.tokenizer, ids, self._stop_ids)
 
 
+class IgnoresPrefill(Qwen3Renderer):
+    """Takes ``prefill`` and drops it: the sampler starts the answer afresh."""
+
+    def build_generation_prompt(self, messages, *, tools=None, prefill=None):
+        return super().build_generation_prompt(messages, tools=tools)
+
+
 class SharedScratch(Qwen3Renderer):
     """Builds every generation prompt in one buffer kept on the renderer: right alone, and mixes
     two conversations' ids when two threads build prompts at once."""

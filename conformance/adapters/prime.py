@@ -45,7 +45,7 @@ class PrimeAdapter:
         self.has_extension_property = bool(getattr(renderer, "is_prefix_stable", False))
         self._prompt_tail: list[int] | None = None
         self.capabilities = Capabilities(
-            bridge=callable(getattr(renderer, "bridge_to_next_turn", None)), train_on=("all_assistant_messages",)
+            bridge=callable(getattr(renderer, "bridge_to_next_turn", None)), train_on=("all_assistant_messages",), prefill=False
         )
 
     def render(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, add_generation_prompt: bool = False) -> RenderedTokens:
@@ -56,6 +56,7 @@ class PrimeAdapter:
     def build_generation_prompt(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, prefill: str | None = None) -> list[int]:
         ids = _ids(self.renderer.render_ids(list(messages), tools=tools, add_generation_prompt=True))
         if prefill:
+            # The library has no prefill (capability prefill=False: the suite does not judge this).
             ids += list(self.tokenizer.encode(prefill, add_special_tokens=False))
         return ids
 

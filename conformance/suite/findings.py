@@ -163,7 +163,10 @@ def _divergence_signature(area: str, div: dict[str, Any]) -> tuple[str, str, str
     if e_piece is None:
         change = f"writes {_norm(g_piece, g_special)} more{'' if g_special else after}"
     elif g_piece is None:
-        change = f"drops {_norm(e_piece, e_special)}{'' if e_special else after}, and ends"
+        # Text the renderer leaves off at the end is the case's own (a prefill, an answer): its
+        # shape would split one behaviour by case; specials and whitespace are shown as they are.
+        dropped = _norm(e_piece, e_special) if e_special or not str(e_piece).strip() else "text"
+        change = f"drops {dropped}{'' if e_special else after}, and ends"
     elif kind == "encoder":
         change = f"splits the template's text into other tokens{after} (encoder: {_norm(e_piece, False)} vs {_norm(g_piece, False)})"
     elif kind == "structure_as_text":

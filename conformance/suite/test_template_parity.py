@@ -5,7 +5,12 @@ PYTEST_DONT_REWRITE: each assertion here states its own evidence (see :mod:`conf
 
 from __future__ import annotations
 
+import zlib
+
+import pytest
+
 from conformance.suite.support import (
+    JUDGED_BY,
     assert_ids_equal,
     call_or_refusal,
     derived,
@@ -31,6 +36,39 @@ def test_generation_prompt_matches_template(conformance_ctx, renderer, case):
         "renderer.build_generation_prompt(messages[:-1] if messages[-1]['role'] == 'assistant' else messages, tools=tools)",
         literal=prompt.literal_ids,
     )
+
+
+#: Prefills as callers write them (an answer's start, forced JSON, a code fence, a leading space,
+#: a newline): plain text, no special-token look-alikes. One per case, chosen by the case id.
+PREFILLS = ("Sure, ", '{"answer": ', "```python\n", " The", "\n", "Step 1:")
+
+
+def prefill_of(case_id: str) -> str:
+    return PREFILLS[zlib.crc32(case_id.encode()) % len(PREFILLS)]
+
+
+def test_generation_prompt_with_prefill_is_the_prompt_then_the_text(conformance_ctx, renderer, case):
+    """``build_generation_prompt(prefill=P)`` is the generation prompt followed by P encoded as text
+    on its own (the protocol's contract, as tinker-cookbook's ``prefill``): what a sampler continues
+    when a caller starts the answer. Judged where the renderer's prompt without prefill is the
+    template's (template_parity judges that prompt)."""
+    require(conformance_ctx, "prefill")
+    require_case_capabilities(conformance_ctx, case)
+    g = conformance_ctx.golden(case)
+    prompt = derived(g.prompt, "the template cannot render the generation prompt")
+    want = conformance_ctx.expected_ids(prompt)
+    msgs, tools = prompt_messages(case), case.tools_list()
+    plain = call_or_refusal(g, lambda: renderer.build_generation_prompt(msgs, tools=tools))
+    if list(plain) != want:
+        pytest.skip(f"{JUDGED_BY} template_parity: the renderer's generation prompt differs from the template's")
+    text = prefill_of(case.id)
+    got = renderer.build_generation_prompt(msgs, tools=tools, prefill=text)
+    expected = want + list(conformance_ctx.tokenizer.encode(text, add_special_tokens=False))
+    call = (f"renderer.build_generation_prompt(messages[:-1] if messages[-1]['role'] == 'assistant' else messages, "
+            f"tools=tools, prefill={text!r})")
+    # One message for the whole behaviour, whatever the prefill's text: one finding.
+    assert list(got) != want, f"the prefill is dropped: the prompt ends where it ends without one\n{repro(conformance_ctx, case, call)}"
+    assert_ids_equal(conformance_ctx, case, expected, got, "generation prompt with prefill", call)
 
 
 def test_full_conversation_matches_template(conformance_ctx, renderer, case):
