@@ -265,3 +265,47 @@ def test_a_findings_script_reproduces_it_with_the_library_alone(tmp_path, capsys
             assert "trained but should not be:" in out.stdout and "'<think>'" in out.stdout, out.stdout[-2000:]
         else:
             assert "first divergence at token" in out.stdout and "'<think>'" in out.stdout, out.stdout[-2000:]
+
+
+def test_a_token_left_out_is_one_finding_whether_or_not_the_list_ends_after_it():
+    """tml's DeepSeek-V3.1 writes '</think>' where the template writes '<think></think>': in a
+    prompt that ends there, and in a supervised example that goes on."""
+    def record(case, tail, end):
+        expected = [("<｜Assistant｜>", True), ("<think>", True), ("</think>", True)] + tail
+        got = [("<｜Assistant｜>", True), ("</think>", True)] + tail
+        div = _rows(expected, got)
+        div.update(expected_len=div["at"] + len(expected) - 1, got_len=div["at"] + len(got) - 1) if end else None
+        return {"area": "template_parity", "nodeid": f"test_x[{case}]", "outcome": "failed", "case": case, "divergence": div}
+
+    found = group_findings([record("prompt", [], True), record("example", [("Hi", False), ("<｜end▁of▁sentence｜>", True)], False)])
+    assert [f.title for f in found] == ["leaves out '<think>'"], [f.title for f in found]
+
+
+def test_the_same_text_split_otherwise_is_named_a_split_whatever_differs_later():
+    """'.\\n' as one token against '.' '\\n': the texts agree through the window, the lists differ
+    later on; the divergence is a token split, as in the lists that decode alike."""
+    rec = {"area": "template_parity", "nodeid": "test_x[a]", "outcome": "failed", "case": "a",
+           "divergence": _rows([(" you", False), (".\n", False), ("<tool_call>", True), ("\n", False), ('{"', False)],
+                               [(" you", False), (".", False), ("\n", False), ("<tool_call>", True), ("\n", False), ('{"', False)])}
+    assert signature_of(rec)[1].startswith("splits the template's text into other tokens"), signature_of(rec)[1]
+
+
+def test_markup_written_where_the_template_has_prose_is_named_by_the_markup():
+    """tml writes DeepSeek-V3's history reasoning as '<think>...' text where the template has the
+    answer: the answers differ case by case, the markup does not."""
+    def record(case, answer, reasoning):
+        head = [("<｜User｜>", True), ("Q", False), ("<｜Assistant｜>", True)]
+        tail = [("<｜end▁of▁sentence｜>", True)]
+        return {"area": "template_parity", "nodeid": f"test_x[{case}]", "outcome": "failed", "case": case,
+                "divergence": _rows(head + [(w, False) for w in answer] + tail,
+                                    head + [("<", False), ("think", False), (">", False)] + [(w, False) for w in reasoning]
+                                    + [("</", False), ("think", False), (">", False)] + [(w, False) for w in answer] + tail)}
+
+    inserted = group_findings([record("a", ["About", " 14", " million"], ["Tokyo", "?"]),
+                               record("b", ["No", ":", " 91"], ["Let", " me", " count"])])
+    assert [f.title for f in inserted] == ["writes text '<think>' … more after '<｜Assistant｜>'"], [f.title for f in inserted]
+    # Reasoning longer than the window: the two sides never run together again in it.
+    long = [" word"] * 60
+    replaced = group_findings([record("c", ["About", " 14", " million"], long), record("d", ["No", ":", " 91"], ["Let"] + long)])
+    assert [f.title for f in replaced] == ["writes text '<think>' where the template has text after '<｜Assistant｜>'"], [
+        f.title for f in replaced]

@@ -185,6 +185,10 @@ def _divergence_signature(area: str, div: dict[str, Any]) -> tuple[str, str, str
         where = "" if (one_side and one_side[0][1]) or blank else _context(rows, at)
         if not written:
             change = f"leaves out {_shape(removed, after_special)}{where}"
+        elif not removed and not written[0][1] and (tag := _TAG.match("".join(p for p, _ in written))):
+            # Markup spelled as text that opens what the renderer inserts ('<think>' and the
+            # case's reasoning): the tag names it, the text inside is the case's own.
+            change = f"writes text {tag.group(0).strip()!r} … more{where}"
         elif not removed:
             change = f"writes {_shape(written, after_special)} more{where}"
         else:
@@ -194,6 +198,11 @@ def _divergence_signature(area: str, div: dict[str, Any]) -> tuple[str, str, str
                 change = f"writes other whitespace than the template{where}"
             elif plain and "\\u" in text_w and "\\u" not in text_r:
                 change = f"writes non-ASCII text as \\u escapes{where}"
+            elif (not written[0][1] and not removed[0][1] and (tag := _TAG.match(text_w)) and _lead(removed).strip()
+                  and not _MARKUP.search(_lead(removed))):
+                # The renderer writes markup (a '<think>' spelled as text) where the template has
+                # the case's own prose (an answer in history): the markup names the behaviour.
+                change = f"writes text {tag.group(0).strip()!r} where the template has text{where}"
             elif not written[0][1] and not removed[0][1] and text_w.strip() and text_r.strip():
                 # Text for text: one side is the case's own text, which varies from case to
                 # case; the template's side and the place name the behaviour.
@@ -206,6 +215,10 @@ def _divergence_signature(area: str, div: dict[str, Any]) -> tuple[str, str, str
                 both_special = written[0][1] and removed[0][1]
                 change = (f"writes {_first_piece(written, after_special)} where the template has "
                           f"{_first_piece(removed, after_special)}{'' if both_special else where}")
+    elif not (e_special or g_special) and _same_text_in_window(rows, at, min(div.get("expected_len", 0), div.get("got_len", 0))):
+        # The same text, split into other tokens here (a seam's BPE); the difference that makes
+        # the whole lists decode differently lies further on, past the window.
+        change = f"splits the template's text into other tokens{after} (encoder: {_norm(e_piece, False)} vs {_norm(g_piece, False)})"
     else:
         where = "" if e_special and g_special else (_context(rows, at) if not (e_special or g_special) else after)
         change = f"writes {_norm(g_piece, g_special)} where the template has {_norm(e_piece, e_special)}{where}"
@@ -262,8 +275,8 @@ def _text_edit(rows: dict[int, list[Any]], at: int, *, reach: int = 48, agree: i
 
 
 def _agree(a: list[Unit], b: list[Unit], need: int) -> bool:
-    """Whether a and b start alike for ``need`` characters (a special token counts 4), or alike
-    to the end of the shorter one over at least 2 units (the window ends there)."""
+    """Whether a and b start alike for ``need`` characters (a special token counts 4), or alike to
+    the end of the shorter one over at least 2 units (the window ends there), or both end together."""
     weight = 0
     for x, y in zip(a, b):
         if x != y:
@@ -271,7 +284,36 @@ def _agree(a: list[Unit], b: list[Unit], need: int) -> bool:
         weight += 4 if x[1] else 1
         if weight >= need:
             return True
-    return min(len(a), len(b)) >= 2
+    # Alike to the end of the shorter window: at least 2 units, or both end here together (the
+    # template's '<think></think>' where the renderer ends its prompt with '</think>').
+    return min(len(a), len(b)) >= 2 or (len(a) == len(b) > 0)
+
+
+#: A tag spelled as text at the start of a change (``<think>``, ``</tool_call>``).
+_TAG = re.compile(r"\s*</?[A-Za-z_][\w\-|]{0,24}>")
+
+
+def _lead(units: list[Unit]) -> str:
+    """The text of ``units`` before their first special token."""
+    out = ""
+    for piece, special in units:
+        if special:
+            break
+        out += piece
+    return out
+
+
+def _same_text_in_window(rows: dict[int, list[Any]], at: int, shorter: int) -> bool:
+    """Whether both sides spell the same text from ``at`` to the end of the shorter window (to the
+    end of both, where the shorter id list of ``shorter`` ids ends inside it)."""
+    keys = sorted(k for k in rows if k >= at)
+    expected, got = _units(rows, keys, 1), _units(rows, keys, 4)
+    if not expected or expected[0][1]:
+        return False
+    if keys and keys[-1] + 1 >= shorter:
+        return expected == got  # a list ends inside the window: the whole rest must be alike
+    n = min(len(expected), len(got))
+    return expected[:n] == got[:n]
 
 
 #: Characters of markup (JSON, headers, tags): text holding them is the template's structure, shown by shape.
