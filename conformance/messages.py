@@ -74,6 +74,8 @@ def validate_messages(messages: Any, *, roles: Sequence[str] = ROLES) -> None:
                 if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
                     raise InvalidMessagesError(f"{cwhere}: needs function.name (a string)")
                 tool_arguments_value(fn.get("arguments"), where=cwhere)
+        if "trainable" in m and not isinstance(m["trainable"], bool):
+            raise InvalidMessagesError(f"{where}: trainable must be True or False, got {m['trainable']!r}")
         if role == "tool" and not isinstance(m.get("tool_call_id", ""), str):
             raise InvalidMessagesError(f"{where} (tool): tool_call_id must be a string")
         if role == "assistant" and content is None and not calls:

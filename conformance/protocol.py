@@ -15,6 +15,9 @@ from typing import Any, Protocol, runtime_checkable
 __all__ = [
     "TRAIN_ON",
     "TRAIN_ON_TURNS",
+    "CUSTOMIZED",
+    "TRAINABLE",
+    "TRAIN_ON_CHOICES",
     "chosen_turns",
     "Termination",
     "ParsedResponse",
@@ -28,14 +31,26 @@ Message = dict[str, Any]
 
 #: Train-on choices the suite knows how to derive from the oracle.
 TRAIN_ON = ("last_assistant_message", "last_assistant_turn", "all_assistant_messages", "all_messages", "all_tokens")
+#: Per-message train flags (tinker-cookbook's ``TrainOnWhat.CUSTOMIZED``): the messages whose
+#: :data:`TRAINABLE` key is True are trained, each as ``all_messages`` trains it. Derived from the
+#: goldens' per-message spans, so it is not one of the goldens' own choices; a renderer claims it
+#: explicitly (it needs the flags on every message).
+CUSTOMIZED = "customized"
+#: The message key that flags a message for ``customized`` (tinker-cookbook's spelling).
+TRAINABLE = "trainable"
+#: Every train-on choice the suite judges.
+TRAIN_ON_CHOICES = (*TRAIN_ON, CUSTOMIZED)
 #: The choices that select assistant turns: what ``build_supervised_examples`` (one example per
 #: sampled turn) serves.
 TRAIN_ON_TURNS = ("last_assistant_message", "last_assistant_turn", "all_assistant_messages")
 
 
 def chosen_turns(messages: Sequence[dict[str, Any]], train_on: str) -> list[int]:
-    """Indices of the assistant messages ``train_on`` (one of :data:`TRAIN_ON_TURNS`) trains."""
+    """Indices of the assistant messages ``train_on`` (one of :data:`TRAIN_ON_TURNS`, or
+    :data:`CUSTOMIZED`: the flagged ones) trains."""
     turns = [i for i, m in enumerate(messages) if m.get("role") == "assistant"]
+    if train_on == CUSTOMIZED:
+        return [i for i in turns if messages[i].get(TRAINABLE) is True]
     if train_on == "last_assistant_message":
         return turns[-1:]
     if train_on == "last_assistant_turn":
@@ -122,7 +137,9 @@ class Renderer(Protocol):
       message after the last user message; tool results between them weigh 0),
       ``all_assistant_messages``, ``all_messages`` (every assistant message as above plus the body
       of every other message: its content through its end-of-turn token, never its role header;
-      see :mod:`conformance.oracle.message_spans`), or ``all_tokens`` (weight 1 everywhere).
+      see :mod:`conformance.oracle.message_spans`), ``all_tokens`` (weight 1 everywhere), or
+      ``customized`` (claimed explicitly: every message carries ``trainable: True`` or ``False``,
+      and exactly the flagged ones are trained, each as ``all_messages`` trains it).
     * ``build_supervised_examples(messages, tools=, train_on=)`` (capability
       ``supervised_examples``: the :data:`TRAIN_ON_TURNS` choices it serves) returns one example
       per chosen assistant turn: exactly its generation prompt (weight 0) and the completion the

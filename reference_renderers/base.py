@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from conformance.messages import validate_messages
-from conformance.protocol import Capabilities, ParsedResponse, RenderedTokens, SupervisedExample
+from conformance.protocol import TRAIN_ON_CHOICES, Capabilities, ParsedResponse, RenderedTokens, SupervisedExample
 from reference_renderers import families
 from reference_renderers.encoding import PieceEncoder
 from reference_renderers.fast_bpe import fast_text_encoder
@@ -70,7 +70,7 @@ class PieceRenderer:
         text = fast_text_encoder(snap, hf_text) or hf_text
         self._enc = PieceEncoder(self.tokenizer, text, parallel=os.environ.get("REFERENCE_RENDERERS_PARALLEL") == "1")
         self._stop_ids = [self._enc.id(t) for t in entry.end_of_turn]
-        self.capabilities = Capabilities(bridge=self.bridge, supervised_examples=TRAIN_ON_TURNS)
+        self.capabilities = Capabilities(bridge=self.bridge, train_on=TRAIN_ON_CHOICES, supervised_examples=TRAIN_ON_TURNS)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (type(self).__module__, type(self).__qualname__, self.model_id, self.variant))

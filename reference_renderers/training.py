@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from conformance.errors import InvalidMessagesError
-from conformance.protocol import TRAIN_ON_TURNS, SupervisedExample, chosen_turns
+from conformance.protocol import CUSTOMIZED, TRAIN_ON_TURNS, TRAINABLE, SupervisedExample, chosen_turns
 
 __all__ = ["Training", "TRAIN_ON_TURNS"]
 
@@ -128,6 +128,12 @@ class Training:
         spans = [self.assistant_span(k) for k in self._turns(train_on)]
         if train_on == "all_messages":
             spans += [self.body_span(k) for k, m in enumerate(self.msgs) if m["role"] != "assistant"]
+        elif train_on == CUSTOMIZED:
+            unflagged = [k for k, m in enumerate(self.msgs) if TRAINABLE not in m]
+            if unflagged:
+                raise InvalidMessagesError(f"customized: message {unflagged[0]} has no {TRAINABLE!r} flag (every message needs "
+                                           "True or False)")
+            spans += [self.body_span(k) for k, m in enumerate(self.msgs) if m["role"] != "assistant" and m[TRAINABLE]]
         for start, end in spans:
             weights[start:end] = [1.0] * (end - start)
         return SupervisedExample(ids, weights)

@@ -37,6 +37,15 @@ class WrongStopId(Qwen3Renderer):
         return parse_with(self.family, self.tokenizer, ids, self._stop_ids)
 
 
+class IgnoresTrainFlags(Qwen3Renderer):
+    """Claims per-message train flags and trains every assistant message whatever they say."""
+
+    def build_supervised_example(self, messages, *, tools=None, train_on="last_assistant_message"):
+        if train_on == "customized":
+            train_on = "all_assistant_messages"
+        return super().build_supervised_example(messages, tools=tools, train_on=train_on)
+
+
 class IgnoresPrefill(Qwen3Renderer):
     """Takes ``prefill`` and drops it: the sampler starts the answer afresh."""
 

@@ -260,3 +260,24 @@ def test_a_reproduction_script_gets_the_ids_the_adapter_gets(peer, library, trai
         else:
             ex = adapted.build_supervised_example(msgs, tools=tools, train_on=train_on)
             assert (ns["actual"], ns["weights"]) == (list(ex.ids), list(ex.weights))
+
+
+def test_tinker_trains_exactly_the_flagged_messages(tinker_qwen):
+    """Per-message train flags reach tinker-cookbook as its own ``trainable`` key with
+    ``TrainOnWhat.CUSTOMIZED``; with the system prompt and the answer flagged and the user turn not,
+    it trains what the goldens say."""
+    _, r = tinker_qwen
+    assert "customized" in r.capabilities.train_on
+    # system, user, assistant: 0 and 2 flagged. (Qwen3 renders an answer in history otherwise than
+    # sampled, so no multi-turn conversation has per-message spans on it.)
+    case = CASES["basic-system-single-turn"]
+    msgs = case.flagged_messages()
+    g = load_golden(QWEN, "thinking", case.id)
+    spans = g.message_spans([m["role"] for m in msgs])
+    assert isinstance(spans, dict), spans
+    flagged = [k for k, m in enumerate(msgs) if m["trainable"]]
+    assert [msgs[k]["role"] for k in flagged] == ["system", "assistant"]
+    ex = r.build_supervised_example(msgs, tools=case.tools_list(), train_on="customized")
+    expected = sorted(i for k in flagged for i in range(*spans[k]))
+    # tinker ends the example at <|im_end|> (no trailing "\n"): compare the trained ids themselves.
+    assert [ex.ids[i] for i, w in enumerate(ex.weights) if w] == [g.full.ids[i] for i in expected]

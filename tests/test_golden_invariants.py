@@ -226,3 +226,32 @@ def test_a_golden_off_the_schema_is_named_where_it_departs():
     broken = {**g, "prompt": {"error": None, "text": "x", "tokens": [[1]]}, "weights": {**g["weights"], "all_tokens": "no"}}
     problems = golden_problems(broken)
     assert any(p.startswith("prompt:") for p in problems) and any(p.startswith("weights/all_tokens:") for p in problems), problems
+
+
+def test_per_message_spans_each_start_in_their_own_message():
+    """``Golden.message_spans`` (what ``customized`` trains, message by message) reads the
+    message order off the derived choices; each span must start among its own message's tokens
+    (from the first token its addition brought to the next message's first: the attribution, which
+    the derivation found independently), never in another message's."""
+    from conformance.fixtures.golden_record import Golden, Reason
+
+    cases = {c.id: c for c in load_cases()}
+    problems, checked = [], 0
+    for model_id in load_registry():
+        for name, raw, _ in _goldens(model_id):
+            g = Golden.from_json(raw)
+            case = cases.get(g.case)
+            if case is None or isinstance(g.full, Reason) or g.full.attribution is None or isinstance(g.full.attribution, Reason):
+                continue
+            spans = g.message_spans([m["role"] for m in case.messages])
+            if isinstance(spans, Reason):
+                continue
+            runs = {m: (s, e) for m, s, e in g.full.attribution.runs}
+            checked += 1
+            for k, (start, _) in spans.items():
+                # From its own first token to the next message's first: an empty answer's span is
+                # just its end-of-turn token, which follows the tokens its addition brought.
+                nxt = runs[k + 1][0] if k + 1 in runs else len(g.full.ids) + len(g.tail_ids)
+                if k in runs and not runs[k][0] <= start < nxt:
+                    problems.append(f"{name}: message {k}'s span starts at {start}, outside [{runs[k][0]}, {nxt})")
+    assert checked > 500 and not problems, f"{checked} goldens checked; " + "\n".join(problems[:20])

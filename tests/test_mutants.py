@@ -65,6 +65,7 @@ MUTANTS: dict[str, Mutant] = {
     "SpecialTokensInUserText": Mutant(("test_injection.py::test_look_alike_text_never_becomes_a_special_token[inject-chatml-user-prompt]",
                                        "test_injection.py::test_generated_look_alikes_render_as_text")),
     "TrainsOnPrompt": Mutant((_WEIGHTS,)),
+    "IgnoresTrainFlags": Mutant((f"{_WEIGHTS}[basic-system-single-turn-customized]",)),
     "PerTurnExamplesTrainThePrompt": Mutant(("test_loss_weights.py::test_per_turn_examples_are_what_the_model_sampled",)),
     "TrainsOnRoleHeaders": Mutant((f"{_WEIGHTS}[basic-system-single-turn-all_messages]",)),
     "FalseExtensionClaim": Mutant(("test_extension.py::test_claimed_extension_holds",)),

@@ -19,7 +19,15 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from conformance.protocol import Capabilities, ParsedResponse, RenderedTokens, SupervisedExample, Termination
+from conformance.protocol import (
+    CUSTOMIZED,
+    TRAIN_ON,
+    Capabilities,
+    ParsedResponse,
+    RenderedTokens,
+    SupervisedExample,
+    Termination,
+)
 
 __all__ = ["TinkerAdapter"]
 
@@ -29,6 +37,7 @@ _TRAIN_ON = {
     "all_assistant_messages": "ALL_ASSISTANT_MESSAGES",
     "all_messages": "ALL_MESSAGES",
     "all_tokens": "ALL_TOKENS",
+    CUSTOMIZED: "CUSTOMIZED",  # per-message flags: tinker reads the same key, ``trainable``, on every message
 }
 
 
@@ -59,13 +68,20 @@ def _to_tinker(m: dict[str, Any]) -> dict[str, Any]:
 
 def to_tinker_conversation(renderer: Any, messages: Sequence[dict[str, Any]], tools: Any) -> list[Any]:
     """The conversation in tinker's form, tools declared as tinker-cookbook documents it
-    (a finding's reproduction script runs this function's own source)."""
+    (a finding's reproduction script runs this function's own source, so it names no constant of
+    this module: ``"trainable"`` is :data:`conformance.protocol.TRAINABLE`)."""
     out = [_to_tinker(m) for m in messages]
     if tools:
-        system = ""
+        system, flag = "", None
+        if any("trainable" in m for m in out):
+            flag = False  # without a system message the prefix stands for none of the conversation's: never trained
         if out and out[0]["role"] == "system":
-            system = out.pop(0)["content"]
-        out = list(renderer.create_conversation_prefix_with_tools([t.get("function", t) for t in tools], system)) + out
+            first = out.pop(0)
+            system, flag = first["content"], first.get("trainable", flag)
+        prefix = list(renderer.create_conversation_prefix_with_tools([t.get("function", t) for t in tools], system))
+        if flag is not None:  # per-message flags: the prefix carries the system message's flag
+            prefix = [{**m, "trainable": flag} for m in prefix]
+        out = prefix + out
     return out
 
 
@@ -82,7 +98,14 @@ class TinkerAdapter:
         self.renderer = renderer
         self.tokenizer = tokenizer
         self.has_extension_property = bool(getattr(renderer, "has_extension_property", False))
-        self.capabilities = Capabilities(tools=self._declares_tools(), bridge=False, full_render=False)
+        self.capabilities = Capabilities(tools=self._declares_tools(), bridge=False, full_render=False,
+                                         train_on=TRAIN_ON + ((CUSTOMIZED,) if self._has_customized() else ()))
+
+    @staticmethod
+    def _has_customized() -> bool:
+        from tinker_cookbook.renderers import TrainOnWhat
+
+        return hasattr(TrainOnWhat, _TRAIN_ON[CUSTOMIZED])
 
     def _declares_tools(self) -> bool:
         declare = getattr(self.renderer, "create_conversation_prefix_with_tools", None)

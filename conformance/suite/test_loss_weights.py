@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.fixtures.golden_record import NotSampled, Sampled
+from conformance.fixtures.golden_record import NotSampled, Reason, Sampled
 from conformance.oracle.turn_spans import ids_sha256
-from conformance.protocol import TRAIN_ON, TRAIN_ON_TURNS, chosen_turns
+from conformance.protocol import CUSTOMIZED, TRAIN_ON_CHOICES, TRAIN_ON_TURNS, chosen_turns
 from conformance.suite.support import (
     JUDGED_BY,
     assert_ids_equal,
@@ -29,7 +29,19 @@ from conformance.suite.support import (
 )
 
 
-@pytest.mark.parametrize("train_on", TRAIN_ON)
+def _trained_spans(g, case, train_on):
+    """The spans ``train_on`` weighs 1, and the messages to pass: the golden's own choice, or for
+    ``customized`` the flagged messages' spans as ``all_messages`` trains them."""
+    if train_on != CUSTOMIZED:
+        return derived(g.weights[train_on], f"{train_on} weights are not derivable").spans, case.messages_list()
+    msgs = case.flagged_messages()
+    per_message = g.message_spans([m["role"] for m in msgs])
+    if isinstance(per_message, Reason):
+        skip_template_fact(f"{train_on} weights are not derivable", per_message.error)
+    return [per_message[k] for k, m in enumerate(msgs) if m["trainable"]], msgs
+
+
+@pytest.mark.parametrize("train_on", TRAIN_ON_CHOICES)
 def test_supervised_weights_select_the_sampled_tokens(conformance_ctx, renderer, case, train_on):
     require(conformance_ctx, "supervised")
     if train_on not in renderer.capabilities.train_on:
@@ -37,12 +49,13 @@ def test_supervised_weights_select_the_sampled_tokens(conformance_ctx, renderer,
     require_case_capabilities(conformance_ctx, case)
     g = conformance_ctx.golden(case)
     literal_positions_unknown(conformance_ctx, g)
-    w = derived(g.weights[train_on], f"{train_on} weights are not derivable")
+    spans, msgs = _trained_spans(g, case, train_on)
     full = derived(g.full, "no full render")
-    ex = call_or_refusal(g, lambda: renderer.build_supervised_example(case.messages_list(), tools=case.tools_list(), train_on=train_on))
+    ex = call_or_refusal(g, lambda: renderer.build_supervised_example(msgs, tools=case.tools_list(), train_on=train_on))
     tail = g.tail_ids
     expected_ids = conformance_ctx.expected_ids(full) + tail
-    call = f"renderer.build_supervised_example(messages, tools=tools, train_on={train_on!r})"
+    call = (f"renderer.build_supervised_example(messages, tools=tools, train_on={train_on!r})" if train_on != CUSTOMIZED else
+            f"renderer.build_supervised_example(case.flagged_messages(), tools=tools, train_on={train_on!r})")
     if list(ex.ids) != expected_ids and not benign_tail(conformance_ctx.tokenizer, expected_ids, ex.ids, conformance_ctx.oracle_stop_ids):
         _judged_elsewhere(conformance_ctx, renderer, case, full, list(ex.ids), tail)
     # A benign difference (the template's text after the final end-of-turn token missing) is
@@ -50,7 +63,7 @@ def test_supervised_weights_select_the_sampled_tokens(conformance_ctx, renderer,
     assert_ids_equal(conformance_ctx, case, expected_ids, ex.ids, "supervised example ids", call, benign_ok=True)
     assert len(ex.weights) == len(ex.ids), f"{len(ex.weights)} weights for {len(ex.ids)} ids"
     expected = set()
-    for start, end in w.spans:
+    for start, end in spans:
         expected.update(range(start, min(end, len(ex.ids))))
     got = {i for i, x in enumerate(ex.weights) if x > 0}
     if got != expected:
