@@ -57,8 +57,9 @@ def test_registry_dispatches_on_family_and_falls_back_to_the_template():
             ],
             r"message 1 tool_calls\[0\].*not (valid )?JSON",
         ),
+        ([{"role": "user", "content": "hi", "trainable": "yes"}], r"message 0: trainable must be True or False, got 'yes'"),
     ],
-    ids=["unknown-role", "content-not-text", "arguments-not-json"],
+    ids=["unknown-role", "content-not-text", "arguments-not-json", "trainable-not-bool"],
 )
 def test_bad_input_is_a_clear_error_naming_the_message(renderer, messages, problem):
     with pytest.raises(InvalidMessagesError, match=problem):
