@@ -162,7 +162,10 @@ def test_calls_from_many_threads_give_what_they_give_alone(conformance_ctx, rend
     i, first = raced[0]
     other = _overlapping(first, outcomes)
     got = first.error or _short(first.result)
-    lines = [f"{len(raced)} of {len(done)} calls from {THREADS} threads gave another result than the same call alone",
+    # The first line names the behaviour (what a finding is titled by), the counts come after.
+    behaviour = (f"raise {first.error.splitlines()[0][:120]}" if first.error else "give other results than alone")
+    lines = [f"calls that overlap in {THREADS} threads {behaviour}",
+             f"{len(raced)} of {len(done)} calls differed from the same call alone",
              f"first: {first.call.what} on case {first.call.case.id!r}",
              f"  alone:   {_short(serial[i])}", f"  threaded: {got}"]
     if other is not None:
