@@ -281,3 +281,16 @@ def test_tinker_trains_exactly_the_flagged_messages(tinker_qwen):
     expected = sorted(i for k in flagged for i in range(*spans[k]))
     # tinker ends the example at <|im_end|> (no trailing "\n"): compare the trained ids themselves.
     assert [ex.ids[i] for i, w in enumerate(ex.weights) if w] == [g.full.ids[i] for i in expected]
+
+
+def test_tml_parses_with_a_parser_per_completion(tml_installed, tmp_path, capsys, monkeypatch):
+    """tml hands out a parser with each prompt (``render_for_completion``); one parser shared by
+    every parse raced under the threads check (Qwen3.5 parses came back empty, MALFORMED, in 2 of 2
+    runs), which would have been filed against the library. The adapter takes one per parse, and
+    the threads check passes (3 s of tries)."""
+    from inprocess import certify
+
+    run = certify(tmp_path, capsys, monkeypatch, "--renderer", "conformance.peers:tml", "--model", "Qwen/Qwen3.5-9B",
+                  "--conformance-variant", "no_thinking", "-k", "threads", "--conformance-thread-seconds", "3")
+    outcomes = [t["outcome"] for t in run.report["tests"] if t["area"] == "threads"]
+    assert outcomes == ["passed"], run.output[-2000:]

@@ -95,7 +95,6 @@ class TmlAdapter:
         self.renderer = renderer
         self.tokenizer = tokenizer
         self.has_extension_property = False  # the library makes no claim
-        self._parser: Any = None
         self._declares = self._takes_tool_declarations()
         per_turn = self._sft_per_turn()
         self.capabilities = Capabilities(
@@ -168,10 +167,13 @@ class TmlAdapter:
     def parse_response(self, ids: Sequence[int]) -> ParsedResponse:
         from tml_renderers import chat  # the peer library
 
-        if self._parser is None:
-            _, self._parser = self.renderer.render_for_completion(self._messages([{"role": "user", "content": "x"}], None))
+        # A parser per completion, as the library hands them out (render_for_completion returns
+        # the prompt and the parser of what is sampled after it): one shared by every call raced
+        # under the threads check (Qwen3.5 parses came back empty), which would be this
+        # adapter's doing, not the library's.
+        _, parser = self.renderer.render_for_completion(self._messages([{"role": "user", "content": "x"}], None))
         try:
-            parsed = list(self._parser.parse_tokens([int(i) for i in ids]))
+            parsed = list(parser.parse_tokens([int(i) for i in ids]))
         except Exception:  # noqa: BLE001 - the library raises ParseError on truncated or broken output
             return ParsedResponse(termination=Termination.MALFORMED)
         synthetic = any(_synthetic(m) for m in parsed)
