@@ -309,3 +309,19 @@ def test_markup_written_where_the_template_has_prose_is_named_by_the_markup():
     replaced = group_findings([record("c", ["About", " 14", " million"], long), record("d", ["No", ":", " 91"], ["Let"] + long)])
     assert [f.title for f in replaced] == ["writes text '<think>' where the template has text after '<｜Assistant｜>'"], [
         f.title for f in replaced]
+
+
+def test_a_split_closed_by_a_special_token_is_a_split_even_where_the_example_ends_otherwise():
+    """tinker writes Qwen3.5's empty think block's '\\n\\n' as two '\\n' tokens, and drops the
+    newline after the final <|im_end|>: the first divergence is the split. An extra newline right
+    at the end is not one."""
+    split = {"area": "loss_weights", "nodeid": "test_x[a]", "outcome": "failed", "case": "a",
+             "divergence": _rows([("<think>", True), ("\n\n", False), ("</think>", True), ("\n\n", False), ("Hi", False),
+                                  ("<|im_end|>", True), ("\n", False)],
+                                 [("<think>", True), ("\n", False), ("\n", False), ("</think>", True), ("\n\n", False),
+                                  ("Hi", False), ("<|im_end|>", True)])}
+    split["divergence"].update(expected_len=split["divergence"]["at"] + 6, got_len=split["divergence"]["at"] + 6)
+    assert signature_of(split)[1].startswith("splits the template's text into other tokens"), signature_of(split)[1]
+    extra = {**split, "divergence": _rows([("<think>", True), ("\n", False)], [("<think>", True), ("\n\n", False)])}
+    extra["divergence"].update(expected_len=extra["divergence"]["at"] + 1, got_len=extra["divergence"]["at"] + 1)
+    assert not signature_of(extra)[1].startswith("splits"), signature_of(extra)[1]
