@@ -165,6 +165,31 @@ def test_write_report_points_latest_and_finds_the_previous(fixture_runs, tmp_pat
     assert "Changes since 2026-12-01" in (tmp_path / "latest" / "index.html").read_text()
 
 
+def test_regroup_recomputes_findings_from_the_kept_reports(fixture_runs, tmp_path, capsys):
+    """``conformance report regroup``: a report whose findings were grouped by an older version is
+    grouped again from the full reports --keep-reports kept, and its pages re-drawn."""
+    from conformance.cli import main
+    from conformance.report.results import kept_report_name
+    from conformance.suite.findings import group_findings
+
+    stale = _results(fixture_runs)
+    for run in stale["runs"]:
+        if run.get("findings"):
+            run["findings"] = [{**run["findings"][0], "signature": "stale", "title": "grouped by an older version"}]
+    out = write_report(stale, tmp_path)
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    for impl in ("reference", "mutant"):
+        (kept / kept_report_name(impl, MODEL, "thinking")).write_text(json.dumps(fixture_runs[impl]))
+    assert main(["report", "regroup", str(out / "results.json"), "--reports", str(kept)]) == 0
+    again = load_results(out / "results.json")
+    mutant = next(r for r in again["runs"] if r["implementation"] == "mutant" and r["status"] == "not_certified")
+    expected = [f.to_json()["signature"] for f in group_findings(fixture_runs["mutant"]["tests"])]
+    assert [f["signature"] for f in mutant["findings"]] == expected and "stale" not in expected
+    assert "grouped by an older version" not in (out / "index.md").read_text()
+    assert "regrouped the findings of 2 run(s)" in capsys.readouterr().out
+
+
 def test_plan_covers_every_pair_and_marks_what_a_peer_does_not_serve():
     jobs = plan_jobs()
     from conformance.fixtures.registry import load_registry

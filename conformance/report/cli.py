@@ -18,6 +18,10 @@ from typing import Any
 __all__ = ["add_parser", "run", "normalize_argv"]
 
 
+#: The actions of ``conformance report`` (``run`` is the default).
+ACTIONS = ("run", "merge", "render", "findings", "regroup")
+
+
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "report",
@@ -25,7 +29,7 @@ def add_parser(sub: Any) -> None:
         description="The parity report: run it (whole, or one shard of it), merge shards into one report, or re-draw a "
                     "report's pages. 'conformance report' alone is 'conformance report run'.",
     )
-    actions = p.add_subparsers(dest="action", metavar="{run,merge,render,findings}")
+    actions = p.add_subparsers(dest="action", metavar="{" + ",".join(ACTIONS) + "}")
     run = actions.add_parser("run", help="certify every implementation x model x variant and write the report",
                              description="Certify every implementation x model x variant (real pytest runs) and write "
                                          "results.json, index.md and index.html to OUT/nightly/DATE/.")
@@ -48,6 +52,15 @@ def add_parser(sub: Any) -> None:
     findings.add_argument("--impl", required=True, help="the implementation: prime, tinker, tml, reference")
     findings.add_argument("--out", default="findings", help="folder for the files (default ./%(default)s)")
     findings.add_argument("--format", default="md", choices=["md"], help="output format (%(default)s)")
+    regroup = actions.add_parser("regroup", help="group a report's failing tests into findings again, from the kept full reports",
+                                 description="Recompute every run's findings with this version's grouping from the full "
+                                             "per-run reports a run kept (--keep-reports), compare with the previous report "
+                                             "again and re-draw the pages: a better grouping without certifying again (test "
+                                             "outcomes and verdicts stay the run's own).")
+    regroup.add_argument("paths", nargs=1, metavar="RESULTS_JSON", help="a report's results.json (rewritten in place)")
+    regroup.add_argument("--reports", required=True, metavar="DIR", help="the folder the run's --keep-reports wrote")
+    regroup.add_argument("--previous", metavar="RESULTS_JSON",
+                         help="the report to compare with (default: the newest before its date in the reports tree)")
     render = actions.add_parser("render", help="re-draw a report's pages from its results.json",
                                 description="Re-draw index.html and index.md next to a results.json.")
     render.add_argument("paths", nargs=1, metavar="RESULTS_JSON", help="the results.json to draw")
@@ -78,7 +91,7 @@ def _run_options(p: Any) -> None:
 
 def normalize_argv(argv: list[str]) -> list[str]:
     """``conformance report [options]`` is ``conformance report run [options]``."""
-    if argv[:1] == ["report"] and (len(argv) == 1 or argv[1] not in ("run", "merge", "render", "findings", "-h", "--help")):
+    if argv[:1] == ["report"] and (len(argv) == 1 or argv[1] not in (*ACTIONS, "-h", "--help")):
         return ["report", "run", *argv[1:]]
     return argv
 
@@ -108,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.action == "render":
             return _render(args)
+        if args.action == "regroup":
+            return _regroup(args)
         if args.action == "merge":
             return _merge(args)
         if args.action == "findings":
@@ -116,6 +131,36 @@ def run(args: argparse.Namespace) -> int:
     except ConformanceError as e:
         print(f"conformance report: {e}", file=sys.stderr)
         return 2
+
+
+def _regroup(args: argparse.Namespace) -> int:
+    import json
+
+    from conformance.report.compare import compare
+    from conformance.report.results import kept_report_name, load_results, save_results
+    from conformance.suite.findings import group_findings
+
+    path = Path(args.paths[0])
+    data = load_results(path)
+    done, missing = 0, []
+    for run in data["runs"]:
+        if run.get("status") not in ("certified", "not_certified"):
+            continue
+        kept = Path(args.reports) / kept_report_name(run["implementation"], run["model"], run["variant"])
+        if not kept.is_file():
+            missing.append(kept.name)
+            continue
+        tests = [t for t in json.loads(kept.read_text(encoding="utf-8"))["tests"] if t.get("variant", run["variant"]) == run["variant"]]
+        # As the session groups them (conformance.suite.verdict.judge), with this version's signatures.
+        run["findings"] = [{**f.to_json(), "variant": run["variant"]} for f in group_findings(tests)]
+        done += 1
+    if missing:
+        raise SystemExit(f"conformance report regroup: no kept report for {len(missing)} run(s), e.g. {missing[0]} in {args.reports}")
+    # reports/nightly/<date>/results.json: the reports tree is three levels up
+    data["changes"] = compare(data, _previous(args, path.resolve().parent.parent.parent, data["date"]))
+    save_results(data, path)
+    print(f"conformance report: regrouped the findings of {done} run(s) in {path}")
+    return _render(args)
 
 
 def _render(args: argparse.Namespace) -> int:

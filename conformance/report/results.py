@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["SCHEMA_VERSION", "STATUSES", "compact_run", "build_results", "save_results", "load_results", "previous_results",
-           "FAILURES_KEPT_PER_AREA"]
+           "kept_report_name", "FAILURES_KEPT_PER_AREA"]
 
 SCHEMA_VERSION = 1
 STATUSES = ("certified", "not_certified", "config_error", "not_served", "not_installed", "crashed")
@@ -48,6 +48,11 @@ def _size(rec: dict[str, Any]) -> tuple[int, int, str]:
 def _skip_reason(reason: str) -> str:
     reason = reason.strip().removeprefix("Skipped: ")
     return reason[:110]
+
+
+def kept_report_name(implementation: str, model: str, variant: str) -> str:
+    """The file name of a run's full report under ``--keep-reports``."""
+    return f"{implementation}__{model.replace('/', '__')}__{variant}.json"
 
 
 def compact_run(report: dict[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from typing import Any
 
 from conformance.options import EXAMPLES, MODEL, RENDERER, REPORT, VARIANT
 from conformance.report.plan import Job, all_implementations
-from conformance.report.results import compact_run
+from conformance.report.results import compact_run, kept_report_name
 
 __all__ = ["run_jobs", "probe_environment"]
 
@@ -102,7 +102,7 @@ def _run_one(job: Job, python: str, examples: int, timeout: float, keep: Path | 
             # The full report (every test record with its divergence): findings can be studied
             # and regrouped offline without re-running the certification.
             keep.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(report, keep / f"{job.implementation}__{job.model.replace('/', '__')}__{job.variant}.json")
+            shutil.copyfile(report, keep / kept_report_name(job.implementation, job.model, job.variant))
         run = compact_run(json.loads(report.read_text(encoding="utf-8")))
         return {**base, **run, "duration_s": duration, "exit_code": code}
 

@@ -198,10 +198,10 @@ def _divergence_signature(area: str, div: dict[str, Any]) -> tuple[str, str, str
                 change = f"writes other whitespace than the template{where}"
             elif plain and "\\u" in text_w and "\\u" not in text_r:
                 change = f"writes non-ASCII text as \\u escapes{where}"
-            elif (not written[0][1] and not removed[0][1] and (tag := _TAG.match(text_w)) and _lead(removed).strip()
-                  and not _MARKUP.search(_lead(removed))):
+            elif not written[0][1] and not removed[0][1] and (tag := _TAG.match(text_w)) and _lead(removed).strip():
                 # The renderer writes markup (a '<think>' spelled as text) where the template has
-                # the case's own prose (an answer in history): the markup names the behaviour.
+                # the case's own text (an answer in history, '91 = 7 × 13' included): the markup
+                # names the behaviour.
                 change = f"writes text {tag.group(0).strip()!r} where the template has text{where}"
             elif not written[0][1] and not removed[0][1] and text_w.strip() and text_r.strip():
                 # Text for text: one side is the case's own text, which varies from case to
