@@ -8,6 +8,7 @@ closed by the next message's marker) and breaks exactly one thing. The pytester 
 from __future__ import annotations
 
 import json
+import threading
 
 from conformance.protocol import Termination
 from reference_renderers import Glm5Renderer, Qwen3Renderer
@@ -188,20 +189,20 @@ class ShiftedMessageIndices(Qwen3Renderer):
     """Reports every token as belonging to the message after the one it belongs to (an off-by-one
     in the attribution it returns; its own supervised examples are built from the right one)."""
 
-    _exact = False
+    _local = threading.local()  # per thread, as in SystemPromptMissingFromGenerationPrompt
 
     def render(self, messages, *, tools=None, add_generation_prompt=False):
         out = super().render(messages, tools=tools, add_generation_prompt=add_generation_prompt)
-        if not self._exact:
+        if not getattr(self._local, "exact", False):
             out.message_indices = [i + 1 if i >= 0 else i for i in out.message_indices]
         return out
 
     def build_supervised_example(self, messages, *, tools=None, train_on="last_assistant_message"):
-        self._exact = True
+        self._local.exact = True
         try:
             return super().build_supervised_example(messages, tools=tools, train_on=train_on)
         finally:
-            self._exact = False
+            self._local.exact = False
 
 
 # ---- GLM-5: no token of its own closes an assistant turn (conformance.oracle.turn_end) ------------------
@@ -304,19 +305,21 @@ class SystemPromptMissingFromGenerationPrompt(Qwen3Renderer):
     """Builds the generation prompt of a single-turn conversation without its system message (a
     prompt builder that keeps only the user's turn); full renders and supervised examples are right."""
 
-    _exact = False
+    # Per thread: the threads check runs prompts and examples side by side, and a flag on the
+    # renderer itself would make this mutant racy as well (caught there, rightly).
+    _local = threading.local()
 
     def build_generation_prompt(self, messages, *, tools=None, prefill=None):
-        if not self._exact and [m["role"] for m in messages] == ["system", "user"]:
+        if not getattr(self._local, "exact", False) and [m["role"] for m in messages] == ["system", "user"]:
             messages = messages[1:]
         return super().build_generation_prompt(messages, tools=tools, prefill=prefill)
 
     def build_supervised_example(self, messages, *, tools=None, train_on="last_assistant_message"):
-        self._exact = True
+        self._local.exact = True
         try:
             return super().build_supervised_example(messages, tools=tools, train_on=train_on)
         finally:
-            self._exact = False
+            self._local.exact = False
 
 
 class PlainTextStopId(Qwen3Renderer):
