@@ -13,6 +13,7 @@ rebuilds from the vendored snapshot).
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -21,7 +22,7 @@ from conformance.messages import validate_messages
 from conformance.protocol import TRAIN_ON_CHOICES, Capabilities, ParsedResponse, RenderedTokens, SupervisedExample
 from reference_renderers import families
 from reference_renderers.encoding import PieceEncoder
-from reference_renderers.fast_bpe import fast_text_encoder
+from reference_renderers.fast_bpe import fast_text_encoder, unformable_entries
 from reference_renderers.parsers import parse_ids
 from reference_renderers.training import TRAIN_ON_TURNS, Training
 
@@ -64,16 +65,21 @@ class PieceRenderer:
         self.template_kwargs = dict(v.template_kwargs)
         snap = entry.snapshot()
         self.tokenizer = tokenizer if tokenizer is not None else load_tokenizer(snap)
-        hf_text = load_text_encoder(snap)
-        # The fast exact BPE where the snapshot allows it, HF tokenizers elsewhere; one core
-        # unless REFERENCE_RENDERERS_PARALLEL=1 (reference_renderers/fast_bpe.py).
-        text = fast_text_encoder(snap, hf_text) or hf_text
+        # The fast exact BPE where the snapshot allows it, HF tokenizers elsewhere (loaded only
+        # when needed: most of a rollout worker's start-up); one core unless
+        # REFERENCE_RENDERERS_PARALLEL=1 (reference_renderers/fast_bpe.py).
+        known = _KNOWN_UNFORMABLE.get(snap.content_hash)
+        text = fast_text_encoder(snap, functools.partial(load_text_encoder, snap), unformable=known) or load_text_encoder(snap)
+        self._snapshot = snap
         self._enc = PieceEncoder(self.tokenizer, text, parallel=os.environ.get("REFERENCE_RENDERERS_PARALLEL") == "1")
         self._stop_ids = [self._enc.id(t) for t in entry.end_of_turn]
         self.capabilities = Capabilities(bridge=self.bridge, train_on=TRAIN_ON_CHOICES, supervised_examples=TRAIN_ON_TURNS)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (type(self).__module__, type(self).__qualname__, self.model_id, self.variant))
+        # By name, plus what the fast encoder found about the snapshot (tied to its content hash):
+        # the receiving process rebuilds from its own vendored files.
+        return (_rebuild, (type(self).__module__, type(self).__qualname__, self.model_id, self.variant,
+                           unformable_entries(self._snapshot)))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model_id={self.model_id!r}, variant={self.variant!r})"
@@ -148,8 +154,16 @@ class PieceRenderer:
         return ids
 
 
-def _rebuild(module: str, qualname: str, model_id: str, variant: str) -> Any:
+#: content hash -> unformable entries a pickled renderer brought, for the constructor it rebuilds with
+_KNOWN_UNFORMABLE: dict[str, tuple[int, ...]] = {}
+
+
+def _rebuild(module: str, qualname: str, model_id: str, variant: str,
+             unformable: tuple[str, tuple[int, ...]] | None = None) -> Any:
     import importlib
 
+    if unformable is not None:
+        # Used only by a snapshot with the same content hash (the same tokenizer.json).
+        _KNOWN_UNFORMABLE[unformable[0]] = unformable[1]
     cls = getattr(importlib.import_module(module), qualname)
     return cls(model_id=model_id, variant=variant)

@@ -17,7 +17,9 @@ its vocabulary, never downloaded):
 
 Anything else keeps HF ``tokenizers`` (DeepSeek-V3/V3.1: three regex splits and a normalizer
 sequence). Building the ranks takes a fraction of a second (plus about a second to find the
-unformable entries where ``ignore_merges`` is off), once per process. Golden derivation never uses
+unformable entries where ``ignore_merges`` is off), once per process; a pickled reference renderer
+carries the unformable entries it found, so a rollout worker builds its encoder without that
+second (and loads the HF text encoder only if it meets text that is not NFC). Golden derivation never uses
 this module; the goldens and the generated-case checks prove the identity on every certification,
 and ``tests/test_fast_bpe.py`` encodes a corpus of hard text (and of vocabulary entries glued
 together) with both encoders for every family.
@@ -30,10 +32,12 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FastTextEncoder", "fast_text_encoder", "why_not_fast"]
+__all__ = ["FastTextEncoder", "fast_text_encoder", "unformable_entries", "why_not_fast"]
 
 
 def _byte_decoder() -> dict[str, int]:
@@ -103,26 +107,36 @@ class _Encoding:
 
 class FastTextEncoder:
     """tiktoken with the snapshot's regex and ranks, answering like an HF ``tokenizers.Tokenizer``
-    where ``PieceEncoder`` calls it (``encode(text, add_special_tokens=False)``, ``encode_batch``)."""
+    where ``PieceEncoder`` calls it (``encode(text, add_special_tokens=False)``, ``encode_batch``).
+    ``hf_text_encoder`` is a zero-argument callable giving the HF text encoder, called only for
+    text that is not NFC where the snapshot normalizes (HF normalizes, offsets included)."""
 
-    def __init__(self, encoding: Any, hf_text_encoder: Any, nfc: bool):
+    def __init__(self, encoding: Any, hf_text_encoder: Callable[[], Any], nfc: bool):
         self._enc = encoding
         self._hf = hf_text_encoder
         self._nfc = nfc
 
     def encode(self, text: str, add_special_tokens: bool = False) -> Any:
         if self._nfc and not unicodedata.is_normalized("NFC", text):
-            return self._hf.encode(text, add_special_tokens=False)  # HF normalizes, offsets included
+            return self._hf().encode(text, add_special_tokens=False)
         return _Encoding(self._enc.encode_ordinary(text), text, self._enc.decode_tokens_bytes)
 
     def encode_batch(self, texts: list[str], add_special_tokens: bool = False) -> list[Any]:
         return [self.encode(t) for t in texts]  # one core: see the module docstring
 
 
-_BUILT: dict[tuple[str, str], tuple[Any, bool] | None] = {}
+@dataclass(frozen=True)
+class _Built:
+    encoding: Any
+    nfc: bool
+    #: the ranks of the vocabulary entries HF never forms from their own text (left out)
+    unformable: tuple[int, ...]
 
 
-def _build(path: str, content_hash: str, hf_text_encoder: Any) -> tuple[Any, bool] | None:
+_BUILT: dict[tuple[str, str], _Built | None] = {}
+
+
+def _build(path: str, content_hash: str, hf_text_encoder: Callable[[], Any], unformable: Sequence[int] | None) -> _Built | None:
     import tiktoken
 
     tokenizer_json = json.loads((Path(path) / "tokenizer.json").read_text(encoding="utf-8"))
@@ -134,31 +148,46 @@ def _build(path: str, content_hash: str, hf_text_encoder: Any) -> tuple[Any, boo
     for piece, rank in tokenizer_json["model"]["vocab"].items():
         if piece in added:
             continue
-        if any(c not in decode for c in piece):
+        try:
+            ranks[bytes([decode[c] for c in piece])] = int(rank)
+        except KeyError:
             return None  # an entry that is not byte-level text: not this module's kind of BPE
-        ranks[bytes(decode[c] for c in piece)] = int(rank)
-    if not tokenizer_json["model"].get("ignore_merges"):
+    if tokenizer_json["model"].get("ignore_merges"):
+        unformable = ()
+    elif unformable is None:
         # Entries HF's merges never form from their own text: tiktoken must not take them whole.
+        # Finding them encodes the whole vocabulary once (about a second).
         whole = []
         for b, rank in ranks.items():
             try:
-                whole.append((b, rank, b.decode("utf-8")))
+                whole.append((rank, b.decode("utf-8")))
             except UnicodeDecodeError:
                 continue  # a fragment of a character: only ever formed by merges
-        encoded = [hf_text_encoder.encode(text, add_special_tokens=False).ids for _, _, text in whole]
-        for (b, rank, _), ids in zip(whole, encoded):
-            if ids != [rank]:
-                del ranks[b]
+        hf = hf_text_encoder()
+        unformable = tuple(rank for rank, text in whole if hf.encode(text, add_special_tokens=False).ids != [rank])
+    left_out = set(unformable)
+    ranks = {b: rank for b, rank in ranks.items() if rank not in left_out}
     pattern = tokenizer_json["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"]
     encoding = tiktoken.Encoding(name=f"conformance-{content_hash}", pat_str=pattern, mergeable_ranks=ranks, special_tokens={})
-    return encoding, (tokenizer_json.get("normalizer") or {}).get("type") == "NFC"
+    nfc = (tokenizer_json.get("normalizer") or {}).get("type") == "NFC"
+    return _Built(encoding, nfc, tuple(sorted(left_out)))
 
 
-def fast_text_encoder(snapshot: Any, hf_text_encoder: Any) -> FastTextEncoder | None:
+def fast_text_encoder(snapshot: Any, hf_text_encoder: Callable[[], Any], *,
+                      unformable: Sequence[int] | None = None) -> FastTextEncoder | None:
     """The fast encoder for ``snapshot`` (built once per process), or None where it would not be
-    exact (:func:`why_not_fast`)."""
+    exact (:func:`why_not_fast`). ``unformable``: the entries to leave out, as
+    :func:`unformable_entries` gave them in another process for the same snapshot (a renderer
+    carries them through pickling, so a rollout worker skips the second it takes to find them)."""
     key = (str(snapshot.path), snapshot.content_hash)
     if key not in _BUILT:
-        _BUILT[key] = _build(key[0], key[1], hf_text_encoder)
+        _BUILT[key] = _build(key[0], key[1], hf_text_encoder, unformable)
     built = _BUILT[key]
-    return None if built is None else FastTextEncoder(built[0], hf_text_encoder, built[1])
+    return None if built is None else FastTextEncoder(built.encoding, hf_text_encoder, built.nfc)
+
+
+def unformable_entries(snapshot: Any) -> tuple[str, tuple[int, ...]] | None:
+    """``(content_hash, ranks)`` of the entries this process's fast encoder for ``snapshot`` left
+    out, or None if it has none built. The hash ties them to the snapshot they were found in."""
+    built = _BUILT.get((str(snapshot.path), snapshot.content_hash))
+    return None if built is None else (snapshot.content_hash, built.unformable)

@@ -1,10 +1,12 @@
 """The fast exact BPE (reference_renderers/fast_bpe.py) encodes exactly like the snapshot's own
 HF tokenizer, for every family it serves, on a corpus of hard text; where it would not be exact
-the snapshot keeps HF, for the reason ``why_not_fast`` names."""
+the snapshot keeps HF, for the reason ``why_not_fast`` names. A pickled renderer carries what its
+encoder found, and the process that unpickles it builds the same encoder without searching."""
 
 from __future__ import annotations
 
 import json
+import pickle
 import random
 
 import pytest
@@ -54,7 +56,7 @@ def test_the_fast_encoder_is_the_snapshots_tokenizer(snapshot, model_id):
     snap = entry.snapshot()
     tokenizer_json = json.loads((snap.path / "tokenizer.json").read_text(encoding="utf-8"))
     hf = load_text_encoder(snap)
-    fast = fast_text_encoder(snap, hf)
+    fast = fast_text_encoder(snap, lambda: hf)
     why = why_not_fast(tokenizer_json)
     if fast is None:
         assert why, f"{snapshot}: no fast encoder and no reason"
@@ -77,3 +79,40 @@ def test_what_keeps_hf_is_said():
     assert reasons["deepseek-ai__DeepSeek-V3"] and reasons["deepseek-ai__DeepSeek-V3.1"]
     assert reasons["zai-org__GLM-5.2"] is None and reasons["openai__gpt-oss-20b"] is None
     assert sum(r is None for r in reasons.values()) == 13, reasons  # 13 of the 15 snapshots are fast
+
+
+def test_a_pickled_renderer_brings_the_unformable_entries_and_encodes_the_same(monkeypatch):
+    from conformance.fixtures import snapshots
+    from conformance.fixtures.cases import load_cases
+    from reference_renderers import Qwen3Renderer, base, fast_bpe
+
+    renderer = Qwen3Renderer(model_id="Qwen/Qwen3-8B")
+    blob = pickle.dumps(renderer)
+    found = fast_bpe.unformable_entries(renderer._snapshot)
+    assert found is not None and len(found[1]) == 1909  # the count the module docstring gives
+
+    # A process that never built the encoder: nothing cached, and the HF text encoder, whose
+    # search the carried entries replace, is not loaded to unpickle (only later, for text that
+    # is not NFC).
+    load, unpickling = snapshots.load_text_encoder, [True]
+
+    def refuse(snap):
+        assert not unpickling, "the unpickled renderer searched the vocabulary again"
+        return load(snap)
+
+    monkeypatch.setattr(fast_bpe, "_BUILT", {})
+    monkeypatch.setattr(base, "_KNOWN_UNFORMABLE", {})
+    monkeypatch.setattr(snapshots, "load_text_encoder", refuse)
+    again = pickle.loads(blob)
+    unpickling.clear()
+    assert fast_bpe.unformable_entries(renderer._snapshot) == found
+    cases = [c for c in load_cases() if c.id.startswith(("basic-", "text-", "tools-"))][:40]
+    assert cases
+    for c in cases:
+        assert again.render(c.messages, tools=c.tools_list()).ids == renderer.render(c.messages, tools=c.tools_list()).ids, c.id
+
+    # Entries carried for another snapshot's content hash are never used.
+    monkeypatch.setattr(fast_bpe, "_BUILT", {})
+    monkeypatch.setattr(base, "_KNOWN_UNFORMABLE", {"another-hash": (1, 2, 3)})
+    Qwen3Renderer(model_id="Qwen/Qwen3-8B")
+    assert fast_bpe.unformable_entries(renderer._snapshot) == found
