@@ -8,7 +8,7 @@ model's tokenizer. Adapters (:mod:`conformance.adapters`) map the API styles in 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -21,6 +21,8 @@ __all__ = [
     "chosen_turns",
     "Termination",
     "ParsedResponse",
+    "ResponseDelta",
+    "assemble",
     "RenderedTokens",
     "SupervisedExample",
     "Capabilities",
@@ -75,6 +77,32 @@ class ParsedResponse:
     termination: Termination = Termination.MALFORMED
 
 
+@dataclass(frozen=True)
+class ResponseDelta:
+    """One step of a streamed parse (``parse_response_streaming``): text to append to the content
+    or to the reasoning, or one whole tool call (``{"name", "arguments"}``, as ``parse_response``
+    gives it). The last delta of a stream, and only it, carries the stream's termination."""
+
+    content: str = ""
+    reasoning_content: str = ""
+    tool_call: dict[str, Any] | None = None
+    termination: Termination | None = None
+
+
+def assemble(deltas: Iterable[ResponseDelta]) -> ParsedResponse:
+    """What a client displaying a stream ends with: the deltas' texts concatenated, their tool calls
+    in order, the last delta's termination (``MALFORMED`` for a stream without one)."""
+    out = ParsedResponse()
+    for d in deltas:
+        out.content += d.content
+        out.reasoning_content += d.reasoning_content
+        if d.tool_call is not None:
+            out.tool_calls.append(d.tool_call)
+        if d.termination is not None:
+            out.termination = d.termination
+    return out
+
+
 @dataclass
 class RenderedTokens:
     ids: list[int]
@@ -99,6 +127,8 @@ class Capabilities:
     supervised: bool = True
     bridge: bool = False
     parse: bool = True
+    #: ``parse_response_streaming`` exists (claimed explicitly: most renderers parse in one shot)
+    streaming: bool = False
     #: ``build_generation_prompt(prefill=)`` appends the prefill as text (False: the renderer has no
     #: prefill of its own; an adapter that appended it would be judged instead of the library)
     prefill: bool = True
@@ -149,6 +179,13 @@ class Renderer(Protocol):
       arguments as JSON values: ``true`` stays ``True``, ``1.0`` stays ``1.0``), and says how the
       sample ended: ``STOP_SEQUENCE`` only if it ends with a stop id; a completion cut before its
       stop id is ``MALFORMED``, never clean (*round trip*). It never raises on garbage ids.
+    * ``parse_response_streaming(chunks)`` (capability ``streaming``) takes the ids as a sampler
+      yields them (any chunking, one id at a time included) and yields deltas (:class:`ResponseDelta`)
+      as soon as they are certain: what they add up to (:func:`assemble`) is exactly
+      ``parse_response`` of all the ids, termination included (a truncated stream ends
+      ``MALFORMED``), whatever the chunking; no delta's text holds a special token's text, and
+      nothing is shown that a later id would take back (``</thi`` as content before ``</think>``
+      arrives) (*streaming*).
     * ``stop_token_ids()`` includes the id that closes assistant turns; every stop id is a special
       token, so content can never contain one (*stop sequences*).
     * ``has_extension_property``: True only if, for every conversation, each turn's generation
@@ -181,6 +218,8 @@ class Renderer(Protocol):
                                   train_on: str = "all_assistant_messages") -> list[SupervisedExample]: ...
 
     def parse_response(self, ids: Sequence[int]) -> ParsedResponse: ...
+
+    def parse_response_streaming(self, chunks: Iterable[Sequence[int]]) -> Iterator[ResponseDelta]: ...
 
     def stop_token_ids(self) -> list[int]: ...
 

@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from conformance.messages import validate_messages
-from conformance.protocol import TRAIN_ON_CHOICES, Capabilities, ParsedResponse, RenderedTokens, SupervisedExample
+from conformance.protocol import TRAIN_ON_CHOICES, Capabilities, ParsedResponse, RenderedTokens, ResponseDelta, SupervisedExample
 from reference_renderers import families
 from reference_renderers.encoding import PieceEncoder
 from reference_renderers.fast_bpe import fast_text_encoder, unformable_entries
 from reference_renderers.parsers import parse_ids
+from reference_renderers.streaming import stream_parse
 from reference_renderers.training import TRAIN_ON_TURNS, Training
 
 __all__ = ["PieceRenderer"]
@@ -73,7 +74,8 @@ class PieceRenderer:
         self._snapshot = snap
         self._enc = PieceEncoder(self.tokenizer, text, parallel=os.environ.get("REFERENCE_RENDERERS_PARALLEL") == "1")
         self._stop_ids = [self._enc.id(t) for t in entry.end_of_turn]
-        self.capabilities = Capabilities(bridge=self.bridge, train_on=TRAIN_ON_CHOICES, supervised_examples=TRAIN_ON_TURNS)
+        self.capabilities = Capabilities(bridge=self.bridge, streaming=True, train_on=TRAIN_ON_CHOICES,
+                                         supervised_examples=TRAIN_ON_TURNS)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # By name, plus what the fast encoder found about the snapshot (tied to its content hash):
@@ -123,6 +125,9 @@ class PieceRenderer:
 
     def parse_response(self, ids: Sequence[int]) -> ParsedResponse:
         return parse_ids(type(self).parser, self.tokenizer, ids, self.stop_token_ids())
+
+    def parse_response_streaming(self, chunks: Iterable[Sequence[int]]) -> Iterator[ResponseDelta]:
+        return stream_parse(type(self).parser, self.tokenizer, chunks, self.stop_token_ids(), self.parse_response)
 
     def stop_token_ids(self) -> list[int]:
         return list(self._stop_ids)

@@ -3,6 +3,7 @@ class names its parser (``parser = staticmethod(parse_...)``, :mod:`reference_re
 
 Every parser decodes with special tokens kept, never raises on garbage ids (it reports
 ``MALFORMED`` instead), and parses tool-call arguments with ``json.loads`` so JSON types survive.
+Each declares how it streams (:func:`reference_renderers.streaming.streams`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from conformance.protocol import ParsedResponse, Termination
+from reference_renderers.streaming import streams
 
 __all__ = ["parse_ids", "parse_with"]
 
@@ -37,12 +39,15 @@ def _json_object(text: str) -> dict[str, Any] | None:
 _QWEN_CALL = re.compile(r"<tool_call>\n(.*?)\n</tool_call>", re.DOTALL)
 
 
+@streams("</think>", "<tool_call>")
 def parse_qwen3(text: str, term: Termination) -> ParsedResponse:
     reasoning = ""
     if "</think>" in text:
         head, _, text = text.partition("</think>")
         reasoning = head.split("<think>", 1)[-1].strip("\n")
         text = text.lstrip("\n")
+    elif text.lstrip("\n").startswith("<think>"):  # cut inside its reasoning: that is reasoning
+        return ParsedResponse(reasoning_content=text.lstrip("\n").removeprefix("<think>").strip("\n"), termination=term)
     calls = []
     first = text.find("<tool_call>")
     if first >= 0:
@@ -62,6 +67,7 @@ _PYTHON_TAG_CALL = re.compile(r'<\|python_tag\|>\s*([\w.-]+)\.call\((.*)\)\s*$',
 _CALL_ARG = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 
+@streams(undecided=lambda text: not text.strip() or text.lstrip().startswith(("{", "<|python_tag|>")))
 def parse_llama3(text: str, term: Termination) -> ParsedResponse:
     m = _PYTHON_TAG_CALL.match(text.strip())
     if m:  # a built-in tool call: name.call(k="v", ...)
@@ -73,6 +79,7 @@ def parse_llama3(text: str, term: Termination) -> ParsedResponse:
     return ParsedResponse(content=text, termination=term)
 
 
+@streams(undecided=lambda text: "[TOOL_CALLS]".startswith(text) or text.startswith("[TOOL_CALLS]"))
 def parse_mistral(text: str, term: Termination) -> ParsedResponse:
     if text.startswith("[TOOL_CALLS]"):
         try:
@@ -87,6 +94,7 @@ def parse_mistral(text: str, term: Termination) -> ParsedResponse:
 _HARMONY_MSG = re.compile(r"(?:<\|start\|>assistant)?(?P<header>.*?)<\|message\|>(?P<body>.*?)(?:<\|end\|>|$)", re.DOTALL)
 
 
+@streams("<|end|>", "<|start|>assistant")
 def parse_gpt_oss(text: str, term: Termination) -> ParsedResponse:
     out = ParsedResponse(termination=term)
     for m in _HARMONY_MSG.finditer(text):
@@ -124,6 +132,7 @@ def _xml_value(text: str) -> Any:
         return text
 
 
+@streams("</think>", "<tool_call>")
 def parse_xml_tool_calls(text: str, term: Termination) -> ParsedResponse:
     """Qwen3.5/3.6 and Nemotron-3: ``<think>`` reasoning, then content, then XML-parameter calls."""
     reasoning = ""
@@ -157,6 +166,7 @@ def _split_reasoning(text: str) -> tuple[str, str]:
 _DSV31_CALL = re.compile(r"<｜tool▁call▁begin｜>(.*?)<｜tool▁sep｜>(.*?)<｜tool▁call▁end｜>", re.DOTALL)
 
 
+@streams("</think>", "<｜tool▁calls▁begin｜>")
 def parse_deepseek_v31(text: str, term: Termination) -> ParsedResponse:
     """DeepSeek-V3.1: optional ``reasoning</think>``, content, then a tool-calls section."""
     reasoning, text = _split_reasoning(text)
@@ -180,6 +190,7 @@ _KIMI_CALL = re.compile(r"<\|tool_call_begin\|>(.*?)<\|tool_call_argument_begin\
 _KIMI_ID = re.compile(r"^(?:functions\.)?(.+):\d+$")
 
 
+@streams("</think>", "<|tool_calls_section_begin|>")
 def parse_kimi(text: str, term: Termination) -> ParsedResponse:
     """Kimi K2: optional ``<think>reasoning</think>``, content, then a tool-calls section whose
     calls carry only an id; the function name is read from upstream's ``functions.<name>:<n>`` ids.
@@ -217,6 +228,7 @@ def _glm_value(text: str) -> Any:
         return text
 
 
+@streams("</think>", "<tool_call>")
 def parse_glm(text: str, term: Termination) -> ParsedResponse:
     """GLM-5: optional ``reasoning</think>`` (the prompt opened ``<think>``), content, then
     ``<tool_call>NAME<arg_key>K</arg_key><arg_value>V</arg_value>...</tool_call>`` calls."""
@@ -239,6 +251,7 @@ def parse_glm(text: str, term: Termination) -> ParsedResponse:
     return ParsedResponse(content=text.strip(), reasoning_content=reasoning, tool_calls=calls, termination=term)
 
 
+@streams()
 def parse_plain(text: str, term: Termination) -> ParsedResponse:
     return ParsedResponse(content=text, termination=term)
 

@@ -8,14 +8,23 @@ Pickles by reference (model id + variant), so a worker rebuilds it from the vend
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from conformance.errors import InvalidMessagesError
 from conformance.messages import validate_messages
 from conformance.oracle.message_spans import attribution_runs, message_bodies
-from conformance.protocol import TRAIN_ON_TURNS, Capabilities, ParsedResponse, RenderedTokens, SupervisedExample, chosen_turns
-from reference_renderers.parsers import parse_with
+from conformance.protocol import (
+    TRAIN_ON_TURNS,
+    Capabilities,
+    ParsedResponse,
+    RenderedTokens,
+    ResponseDelta,
+    SupervisedExample,
+    chosen_turns,
+)
+from reference_renderers.parsers import parse_plain, parse_with
+from reference_renderers.streaming import stream_parse
 
 __all__ = ["TemplateRenderer"]
 
@@ -33,7 +42,7 @@ class TemplateRenderer:
         self._variant = self._entry.variant(self.variant)
         self._oracle = Oracle(self._entry)
         self.tokenizer = self._oracle.tok
-        self.capabilities = Capabilities(bridge=False, supervised_examples=TRAIN_ON_TURNS)
+        self.capabilities = Capabilities(bridge=False, streaming=True, supervised_examples=TRAIN_ON_TURNS)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (self.model_id, self.variant))
@@ -123,6 +132,12 @@ class TemplateRenderer:
 
     def parse_response(self, ids: Sequence[int]) -> ParsedResponse:
         return parse_with(self._entry.family, self.tokenizer, ids, self.stop_token_ids())
+
+    def parse_response_streaming(self, chunks: Iterable[Sequence[int]]) -> Iterator[ResponseDelta]:
+        from reference_renderers.families import parser_for
+
+        parser = parser_for(self._entry.family) or parse_plain
+        return stream_parse(parser, self.tokenizer, chunks, self.stop_token_ids(), self.parse_response)
 
     def stop_token_ids(self) -> list[int]:
         return list(self._oracle.stop_ids)

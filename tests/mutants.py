@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 
-from conformance.protocol import Termination
+from conformance.protocol import ResponseDelta, Termination
 from reference_renderers import Glm5Renderer, Qwen3Renderer
 from reference_renderers.parsers import parse_with
 
@@ -97,6 +97,44 @@ class RerenderingBridge(Qwen3Renderer):
             ids.append(self._im_end)
         tail = super().bridge_to_next_turn([], [self._im_end], new_messages, tools=tools)
         return ids + tail[1:]
+
+
+class StreamsMarkupAsText(Qwen3Renderer):
+    """Streams each id's text as content as it arrives (a naive display loop), then the one-shot
+    parse's tool calls and termination: <think> and <tool_call> show as content."""
+
+    def parse_response_streaming(self, chunks):
+        ids = []
+        for chunk in chunks:
+            for i in chunk:
+                ids.append(i)
+                if i not in self._stop_ids:
+                    yield ResponseDelta(content=self.tokenizer.decode([i]))
+        final = self.parse_response(ids)
+        for call in final.tool_calls:
+            yield ResponseDelta(tool_call=call)
+        yield ResponseDelta(termination=final.termination)
+
+
+class DecodesChunksAlone(Qwen3Renderer):
+    """Streams right one id at a time and all at once, but a "fast path" for several ids per
+    chunk decodes each chunk on its own: a character cut between two chunks becomes U+FFFD."""
+
+    def parse_response_streaming(self, chunks):
+        chunks = [list(c) for c in chunks]
+        if len(chunks) <= 1 or all(len(c) == 1 for c in chunks):
+            yield from super().parse_response_streaming(chunks)
+            return
+        ids = [i for c in chunks for i in c]
+        term = self.parse_response(ids).termination
+        if term != Termination.MALFORMED:
+            chunks[-1] = chunks[-1][:-1]  # the stop id
+        text = "".join(self.tokenizer.decode(c) for c in chunks)
+        parsed = type(self).parser(text, term)
+        yield ResponseDelta(content=parsed.content, reasoning_content=parsed.reasoning_content)
+        for call in parsed.tool_calls:
+            yield ResponseDelta(tool_call=call)
+        yield ResponseDelta(termination=parsed.termination)
 
 
 class CleanWhenTruncated(Qwen3Renderer):

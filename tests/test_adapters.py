@@ -112,6 +112,25 @@ def test_tinker_parse_reports_its_own_termination(tinker_qwen):
     assert r.parse_response(ids[:-1]).termination != Termination.STOP_SEQUENCE
 
 
+def test_tinker_streams_exactly_what_its_streaming_parser_yields(tinker_qwen):
+    """The adapter's deltas are tinker's own text and thinking deltas, in order, then the tool calls
+    of its closing message; and those deltas are the template's completion text (HF decodes the
+    same ids to the think tags around them)."""
+    raw, r = tinker_qwen
+    assert r.capabilities.streaming
+    g = load_golden(QWEN, "thinking", "reasoning-last-turn")
+    ids = g.completion.ids
+    lib = list(raw.parse_response_streaming(list(ids)))
+    text = [d.text for d in lib if type(d).__name__ == "StreamingTextDelta"]
+    thinking = [d.thinking for d in lib if type(d).__name__ == "StreamingThinkingDelta"]
+    ours = list(r.parse_response_streaming([[i] for i in ids]))
+    assert [d.content for d in ours if d.content] == text and [d.reasoning_content for d in ours if d.reasoning_content] == thinking
+    assert ours[-1].termination == r.parse_response(ids).termination == Termination.STOP_SEQUENCE
+    decoded = QWEN.tokenizer().decode(ids[:-1])
+    assert decoded == "<think>" + "".join(thinking) + "</think>" + "".join(text)
+    assert "".join(thinking).strip() == g.completion.expected["reasoning_content"].strip()
+
+
 def test_tinker_supervised_weights_cover_the_final_answer(tinker_qwen):
     _, r = tinker_qwen
     msgs = CASES["basic-two-turns"].messages_list()

@@ -136,6 +136,20 @@ def test_one_parse_difference_is_one_finding_whichever_area_found_it():
     assert found.count == 2 and found.cls == "sampling" and found.title == f"parse: {problem}"
 
 
+def test_one_streaming_difference_is_one_finding_whichever_area_found_it():
+    """The streaming area (goldens, one id at a time) and the generated area (any chunks) find the
+    same stream difference: one finding, named by the markup it shows, whatever the case's text."""
+    first = "the stream shows special token <tool_call> as content"
+    golden = {"area": "streaming", "nodeid": "test_streaming.py::test_streamed_deltas_add_up_to_the_one_shot_parse[tools-single-call]",
+              "outcome": "failed", "message": f"Failed: {first}\n    delta 3 shows '<tool_call>' where ..."}
+    generated = {"area": "generated", "nodeid": "test_generated.py::test_generated_completions_stream_in_any_chunks",
+                 "outcome": "failed", "message": f"AssertionError: {first}\n    delta 7 shows '<tool_call>\\n{{' where ..."}
+    other = {**golden, "message": "Failed: the stream's content differs from the one-shot parse\n    delta 0 shows '\\n\\n' ..."}
+    found = group_findings([golden, generated, other])
+    assert [(f.count, f.cls) for f in found] == [(2, "sampling"), (1, "sampling")]
+    assert found[0].title == f"{first} (streaming)"
+
+
 def test_an_hf_literal_renderer_is_certified_as_exactly_that_under_the_literal_policy(tmp_path, capsys, monkeypatch):
     """A renderer that encodes content like apply_chat_template(tokenize=True) fails injection once
     per case under the standard's text policy, and is certified as HF-literal under literal."""

@@ -68,7 +68,8 @@ def test_bad_input_is_a_clear_error_naming_the_message(renderer, messages, probl
 
 def test_pickles_by_reference_small_and_identical(renderer):
     blob = pickle.dumps(renderer)
-    assert len(blob) < 1000  # model id + variant, never the tokenizer
+    # model id + variant (+ Qwen3-8B's 1,909 unformable vocabulary entries, ~10 KB), never the tokenizer
+    assert len(blob) < 16_000
     again = pickle.loads(blob)
     msgs = [{"role": "user", "content": "Hello"}, {"role": "assistant", "content": "Hi there."}]
     assert again.render(msgs).ids == renderer.render(msgs).ids and repr(again) == repr(renderer)

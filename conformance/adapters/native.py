@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from conformance.protocol import Capabilities, ParsedResponse, RenderedTokens, SupervisedExample
+from conformance.protocol import Capabilities, ParsedResponse, RenderedTokens, ResponseDelta, SupervisedExample
 
 __all__ = ["NativeAdapter"]
 
@@ -60,6 +60,13 @@ class NativeAdapter:
 
     def parse_response(self, ids: Sequence[int]) -> ParsedResponse:
         return self.renderer.parse_response(list(ids))
+
+    def parse_response_streaming(self, chunks: Iterable[Sequence[int]]) -> Iterator[ResponseDelta]:
+        # Lazily, as the renderer yields: a consumer displays each delta when it comes.
+        for delta in self.renderer.parse_response_streaming(list(c) for c in chunks):
+            if not isinstance(delta, ResponseDelta):
+                raise TypeError(f"parse_response_streaming yielded {type(delta).__name__} {delta!r:.60}: expected a ResponseDelta")
+            yield delta
 
     def stop_token_ids(self) -> list[int]:
         return _ids(self.renderer.stop_token_ids(), "stop_token_ids")

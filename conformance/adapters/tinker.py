@@ -16,7 +16,7 @@ for the renderer (tinker's Llama 3 raises ``NotImplementedError`` for it).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from conformance.protocol import (
@@ -25,6 +25,7 @@ from conformance.protocol import (
     Capabilities,
     ParsedResponse,
     RenderedTokens,
+    ResponseDelta,
     SupervisedExample,
     Termination,
 )
@@ -85,6 +86,28 @@ def to_tinker_conversation(renderer: Any, messages: Sequence[dict[str, Any]], to
     return out
 
 
+def _termination(term: Any) -> Termination:
+    name = getattr(term, "name", str(term)).upper()
+    return {"STOP_SEQUENCE": Termination.STOP_SEQUENCE, "EOS": Termination.EOS}.get(name, Termination.MALFORMED)
+
+
+def _parsed(msg: dict[str, Any], termination: Termination) -> ParsedResponse:
+    """A tinker ``Message`` as our parse: thinking parts are the reasoning, text parts the content,
+    tool-call arguments JSON values."""
+    content = msg.get("content", "")
+    reasoning = ""
+    if isinstance(content, list):  # content parts
+        reasoning = "".join(p.get("thinking", "") for p in content if p.get("type") == "thinking")
+        content = "".join(p.get("text", "") for p in content if p.get("type") == "text")
+    calls = []
+    for c in msg.get("tool_calls") or []:
+        fn = getattr(c, "function", None) or (c.get("function") if isinstance(c, dict) else c)
+        name_ = getattr(fn, "name", None) or (fn.get("name") if isinstance(fn, dict) else None)
+        args = getattr(fn, "arguments", None) if not isinstance(fn, dict) else fn.get("arguments")
+        calls.append({"name": name_, "arguments": json.loads(args) if isinstance(args, str) else args})
+    return ParsedResponse(content or "", reasoning or msg.get("reasoning_content", "") or "", calls, termination)
+
+
 class TinkerAdapter:
     style = "tinker"
     detect_order = 2  # styles are tried in this order (a native renderer also has tinker's method names)
@@ -99,6 +122,7 @@ class TinkerAdapter:
         self.tokenizer = tokenizer
         self.has_extension_property = bool(getattr(renderer, "has_extension_property", False))
         self.capabilities = Capabilities(tools=self._declares_tools(), bridge=False, full_render=False,
+                                         streaming=bool(getattr(renderer, "supports_streaming", False)),
                                          train_on=TRAIN_ON + ((CUSTOMIZED,) if self._has_customized() else ()))
 
     @staticmethod
@@ -146,20 +170,26 @@ class TinkerAdapter:
             msg, term = self.renderer.parse_response(list(ids))
         except Exception:  # noqa: BLE001
             return ParsedResponse(termination=Termination.MALFORMED)
-        name = getattr(term, "name", str(term)).upper()
-        termination = {"STOP_SEQUENCE": Termination.STOP_SEQUENCE, "EOS": Termination.EOS}.get(name, Termination.MALFORMED)
-        content = msg.get("content", "")
-        reasoning = ""
-        if isinstance(content, list):  # content parts
-            reasoning = "".join(p.get("thinking", "") for p in content if p.get("type") == "thinking")
-            content = "".join(p.get("text", "") for p in content if p.get("type") == "text")
-        calls = []
-        for c in msg.get("tool_calls") or []:
-            fn = getattr(c, "function", None) or (c.get("function") if isinstance(c, dict) else c)
-            name_ = getattr(fn, "name", None) or (fn.get("name") if isinstance(fn, dict) else None)
-            args = getattr(fn, "arguments", None) if not isinstance(fn, dict) else fn.get("arguments")
-            calls.append({"name": name_, "arguments": json.loads(args) if isinstance(args, str) else args})
-        return ParsedResponse(content or "", reasoning or msg.get("reasoning_content", "") or "", calls, termination)
+        return _parsed(msg, _termination(term))
+
+    def parse_response_streaming(self, chunks: Iterable[Sequence[int]]) -> Iterator[ResponseDelta]:
+        """tinker's ``parse_response_streaming(ids)`` takes the whole id list (it feeds them to its
+        streaming parser one at a time), so every chunking reaches it the same way. Its text and
+        thinking deltas are ours; its closing ``Message`` gives the tool calls; it reports no
+        termination, so the stream ends with that of tinker's own ``parse_response``."""
+        ids = [i for c in chunks for i in c]
+        final: dict[str, Any] = {}
+        for d in self.renderer.parse_response_streaming(ids):
+            kind = type(d).__name__
+            if kind == "StreamingTextDelta":
+                yield ResponseDelta(content=d.text)
+            elif kind == "StreamingThinkingDelta":
+                yield ResponseDelta(reasoning_content=d.thinking)
+            elif isinstance(d, dict):  # the closing Message
+                final = d
+        for call in _parsed(final, Termination.MALFORMED).tool_calls:
+            yield ResponseDelta(tool_call=call)
+        yield ResponseDelta(termination=self.parse_response(ids).termination)
 
     def stop_token_ids(self) -> list[int]:
         out = []

@@ -39,6 +39,7 @@ AREAS: tuple[Area, ...] = (
     Area("injection", None, "inj", "content that spells special tokens stays text"),
     Area("generated", None, "gen", "generated conversations match the template live"),
     Area("threads", None, "thr", "calls from many threads give what each gives alone"),
+    Area("streaming", "streaming", "str", "streamed parses add up to the one-shot parse"),
 )
 AREA_NAMES: tuple[str, ...] = tuple(a.name for a in AREAS)
 _BY_NAME = {a.name: a for a in AREAS}

@@ -40,7 +40,7 @@ _INJECTION = ("injection|content-special-ids", "message text that spells a speci
 INJECTION_SIGNATURE = _INJECTION[0]
 FAILING_CLASSES = ("security", "sampling", "training")
 _FAILING = ("failed", "error", "xpassed")
-_SAMPLING_AREAS = ("stop_sequences", "roundtrip", "extension", "bridge", "threads")
+_SAMPLING_AREAS = ("stop_sequences", "roundtrip", "extension", "bridge", "threads", "streaming")
 
 
 @dataclass
@@ -117,6 +117,9 @@ def _normalize_reason(line: str) -> str:
 #: The first words of ``support.parse_problems``: one parse difference, whichever area found it
 #: (the roundtrip goldens or a generated conversation).
 _PARSE_PROBLEMS = ("termination ", "content ", "reasoning ", "tool calls ")
+#: The first words of ``support.stream_problems``: one streaming difference, whichever area found
+#: it (the goldens one id at a time, or generated conversations in any chunks).
+_STREAM_PROBLEMS = ("the stream", "delta ")
 
 
 def _divergence_signature(area: str, div: dict[str, Any]) -> tuple[str, str, str]:
@@ -447,6 +450,9 @@ def signature_of(record: dict[str, Any]) -> tuple[str, str, str]:
     if first.startswith(_PARSE_PROBLEMS):
         problem = _normalize_reason(first)
         return f"parse|{problem}", f"parse: {problem}", "sampling"
+    if first.startswith(_STREAM_PROBLEMS):
+        problem = _normalize_reason(first)
+        return f"stream|{problem}", f"{problem} (streaming)", "sampling"
     reason = _normalize_reason(first)
     cls = "security" if area == "injection" else ("sampling" if area in _SAMPLING_AREAS or area == "generated" else "training")
     if area == "template_parity" and "generation_prompt" in record["nodeid"]:

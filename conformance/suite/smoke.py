@@ -61,6 +61,10 @@ def smoke_check(ctx: Any) -> str | None:
         checks.append(("parse_response(completion_ids)", lambda: r.parse_response(completion),
                        lambda v: None if all(hasattr(v, a) for a in ("content", "tool_calls", "termination"))
                        else "expected ParsedResponse(content=, reasoning_content=, tool_calls=, termination=)"))
+    if caps.streaming and completion:
+        checks.append(("parse_response_streaming([completion_ids])", lambda: list(r.parse_response_streaming(iter([completion]))),
+                       lambda v: None if v and all(hasattr(d, "content") and hasattr(d, "termination") for d in v)
+                       else "expected ResponseDelta(content=, reasoning_content=, tool_call=, termination=) items, at least one"))
     for call, fn, judge in checks:
         try:
             value = fn()

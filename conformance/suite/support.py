@@ -263,3 +263,90 @@ def call_or_refusal(golden: Golden, fn: Callable[..., Any], *args: Any, **kwargs
         if why is None:
             raise
         pytest.skip(f"{REFUSED} {type(e).__name__}: {str(e)[:160]} (allowed: {why})")
+
+
+#: how many of a generation prompt's last tokens decide how a completion after it reads (an opened
+#: ``<think>``, a prefilled harmony channel, an assistant header)
+PROMPT_TAIL = 4
+
+
+def golden_completion(ctx: Any, case: Case, capability: str) -> tuple[list[int], Any, str | None]:
+    """The golden completion of ``case`` (ids, expected message or None, why none), for a check
+    of ``capability``; skipped where the template has no completion slice, or where the
+    renderer's own generation prompt ends differently (:func:`_prompt_tail_judged_by_parity`)."""
+    require(ctx, capability)
+    require_case_capabilities(ctx, case)
+    g = ctx.golden(case)
+    c = derived(g.completion, "no completion slice")
+    _prompt_tail_judged_by_parity(ctx, case, g)
+    return c.ids, c.expected, c.expected_error
+
+
+def _prompt_tail_judged_by_parity(ctx: Any, case: Case, g: Golden) -> None:
+    """One root cause, one area: the golden completion continues the template's generation prompt.
+    Where the renderer's own prompt ends differently (Prime's gpt-oss prefills ``<|channel|>``),
+    a completion after it starts differently too, so parsing the template's completion proves
+    nothing; template_parity judges the prompt."""
+    if isinstance(g.prompt, Reason):
+        return
+    want = ctx.expected_ids(g.prompt)
+    try:
+        got = ctx.renderer.build_generation_prompt(prompt_messages(case), tools=case.tools_list())
+    except Exception:  # noqa: BLE001 - the prompt's own failure is template_parity's to report
+        return
+    if list(got[-PROMPT_TAIL:]) != want[-PROMPT_TAIL:]:
+        tok = ctx.tokenizer
+        pytest.skip(f"{JUDGED_BY} template_parity: the renderer's generation prompt ends {tok.decode(list(got[-PROMPT_TAIL:]))!r}, "
+                    f"the template's {tok.decode(want[-PROMPT_TAIL:])!r}: the template's completion does not continue it")
+
+
+def special_texts(tok: Any) -> list[str]:
+    """The texts of the tokenizer's added tokens, special or not (``<tool_call>``, ``<think>``):
+    the markup a stream must never show as text, longest first."""
+    return sorted({t.content for t in tok.added_tokens_decoder.values() if len(t.content) > 1}, key=len, reverse=True)
+
+
+def stream(renderer: Any, ids: Sequence[int], chunks: Sequence[Sequence[int]]) -> list[Any]:
+    """The deltas of ``renderer`` streaming ``ids`` in ``chunks`` (checked to be ``ids``)."""
+    assert [i for c in chunks for i in c] == list(ids)
+    return list(renderer.parse_response_streaming(iter([list(c) for c in chunks])))
+
+
+def stream_problems(deltas: Sequence[Any], one_shot: Any, specials: Sequence[str]) -> list[str]:
+    """How a stream's deltas differ from the one-shot parse of the same ids (empty: they do not).
+    Each difference names the delta that showed it first, and a special token's text shown as
+    text by name."""
+    from conformance.protocol import ResponseDelta, assemble
+
+    problems = []
+    wrong = [i for i, d in enumerate(deltas) if not isinstance(d, ResponseDelta)]
+    if wrong:
+        return [f"delta {wrong[0]} is a {type(deltas[wrong[0]]).__name__}, not a ResponseDelta"]
+    early = [i for i, d in enumerate(deltas[:-1]) if d.termination is not None]
+    if early:
+        problems.append(f"delta {early[0]} of {len(deltas)} carries a termination ({deltas[early[0]].termination}): only the last may")
+    total = assemble(deltas)
+    for field, what in (("reasoning_content", "reasoning"), ("content", "content")):
+        # Whitespace at the edges is compared as the round trip compares parses (templates trim it).
+        got, want = getattr(total, field), getattr(one_shot, field) or ""
+        if got.strip() == want.strip():
+            continue
+        before, at = "", len(deltas) - 1  # the text shown before the first delta that departs from the one-shot parse
+        for i, d in enumerate(deltas):
+            if not want.strip().startswith((before + getattr(d, field)).strip()):
+                at = i
+                break
+            before += getattr(d, field)
+        text = getattr(deltas[at], field)
+        marker = next((s for s in specials if s in text and s not in want), None)
+        # The first line names the behaviour (the finding's signature); the next, this case's texts.
+        problems.append((f"the stream shows special token {marker} as {what}" if marker else
+                         f"the stream's {what} differs from the one-shot parse")
+                        + f"\n    delta {at} shows {text!r} where the one-shot parse goes on {want[len(before):][:40]!r}"
+                        f"; the deltas add up to {got!r}, the one-shot parse has {want!r}")
+    if not _calls_equal(total.tool_calls, list(one_shot.tool_calls)):
+        problems.append(f"the stream's tool calls differ from the one-shot parse\n    the deltas' {dumps(total.tool_calls)}, "
+                        f"the one-shot parse's {dumps(list(one_shot.tool_calls))}")
+    if total.termination != one_shot.termination:
+        problems.append(f"the stream ends {total.termination}, the one-shot parse {one_shot.termination}")
+    return problems

@@ -4,8 +4,9 @@ Each example is a conversation from :mod:`conformance.strategies` (unicode of ev
 whitespace at seams, reasoning, tool calls with arbitrary JSON arguments), restricted to what this
 model's template can render at all (the :class:`~conformance.strategies.Shape` is read off the
 goldens, e.g. no parallel calls for Llama 3.1). The oracle derives the golden on the spot; the
-renderer must match its generation prompt and full render (parity) and parse its completion back
-(round trip). Conversations the template itself refuses are discarded, not failed.
+renderer must match its generation prompt and full render (parity), parse its completion back
+(round trip) and stream it in hypothesis-chosen chunks to the same parse (streaming).
+Conversations the template itself refuses are discarded, not failed.
 
 Runs under the ``conformance`` hypothesis profile: derandomized (the same examples on every run,
 so CI is reproducible), ``--conformance-examples`` examples per test. A failure shrinks to a
@@ -23,12 +24,22 @@ from typing import Any
 
 import pytest
 from hypothesis import given, reject, settings
+from hypothesis import strategies as st
 
 from conformance.fixtures.cases import Case
 from conformance.fixtures.golden_record import Completion, Golden, Render
 from conformance.strategies import PROFILE, Shape, as_case, conversations
 from conformance.suite.evidence import record_note, set_current_example
-from conformance.suite.support import REFUSAL_ERRORS, benign_tail, lossy_reason, parse_problems, token_diff
+from conformance.suite.support import (
+    REFUSAL_ERRORS,
+    benign_tail,
+    lossy_reason,
+    parse_problems,
+    special_texts,
+    stream,
+    stream_problems,
+    token_diff,
+)
 
 
 def _profile() -> settings:
@@ -136,6 +147,33 @@ def _check_roundtrip(ctx: Any, example: dict[str, Any]) -> None:
                              f"    completion_ids (from the template's full render): {slice_}")
 
 
+def chunked(ids: list[int], sizes: list[int]) -> list[list[int]]:
+    """``ids`` cut into chunks of ``sizes``, repeated as often as needed."""
+    out, at, k = [], 0, 0
+    while at < len(ids):
+        out.append(ids[at:at + sizes[k % len(sizes)]])
+        at += sizes[k % len(sizes)]
+        k += 1
+    return out
+
+
+def _check_stream(ctx: Any, example: dict[str, Any], sizes: list[int]) -> None:
+    case = as_case(example)
+    set_current_example(case.messages_list())
+    c = _golden(ctx, case).completion
+    if not isinstance(c, Completion):
+        reject()  # no completion slice for this conversation
+        return
+    r = ctx.renderer
+    for cut in (c.ids, c.ids[:-1]):  # as sampled, and cut before its stop id
+        problems = stream_problems(stream(r, cut, chunked(cut, sizes)), r.parse_response(cut), special_texts(ctx.tokenizer))
+        if problems:
+            call = (f"renderer.parse_response_streaming(chunked(completion_ids{'[:-1]' if cut is not c.ids else ''}, {sizes}))"
+                    "  # from conformance.suite.test_generated import chunked")
+            raise AssertionError("\n".join(problems) + f"\n{render_repro(ctx, case, call)}"
+                                 f"    completion_ids (from the template's full render): {c.ids}")
+
+
 def test_generated_conversations_match_template(conformance_ctx, shape):
     @settings(_profile())
     @given(conversations(shape))
@@ -158,3 +196,19 @@ def test_generated_completions_parse_back(conformance_ctx, shape):
 
     run()
 
+
+
+def test_generated_completions_stream_in_any_chunks(conformance_ctx, shape):
+    """Streaming, at hypothesis-chosen split points (the streaming area streams the goldens one id
+    at a time and all at once)."""
+    if not conformance_ctx.renderer.capabilities.streaming:
+        from conformance.suite.areas import CAPABILITY_SKIP
+
+        pytest.skip(f"{CAPABILITY_SKIP} streaming")
+
+    @settings(_profile())
+    @given(conversations(shape), st.lists(st.integers(min_value=1, max_value=6), min_size=1, max_size=6))
+    def run(example: dict[str, Any], sizes: list[int]) -> None:
+        _check_stream(conformance_ctx, example, sizes)
+
+    run()

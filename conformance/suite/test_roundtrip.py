@@ -8,49 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.fixtures.golden_record import Reason
 from conformance.protocol import Termination
-from conformance.suite.support import (
-    JUDGED_BY,
-    derived,
-    parse_problems,
-    prompt_messages,
-    repro,
-    require,
-    require_case_capabilities,
-    skip_template_fact,
-)
-
-#: how many of a generation prompt's last tokens decide how a completion after it reads (an opened
-#: ``<think>``, a prefilled harmony channel, an assistant header)
-PROMPT_TAIL = 4
+from conformance.suite.support import golden_completion, parse_problems, repro, require, skip_template_fact
 
 
 def _completion(ctx, case):
-    require(ctx, "parse")
-    require_case_capabilities(ctx, case)
-    g = ctx.golden(case)
-    c = derived(g.completion, "no completion slice")
-    _prompt_tail_judged_by_parity(ctx, case, g)
-    return c.ids, c.expected, c.expected_error
-
-
-def _prompt_tail_judged_by_parity(ctx, case, g):
-    """One root cause, one area: the golden completion continues the template's generation prompt.
-    Where the renderer's own prompt ends differently (Prime's gpt-oss prefills ``<|channel|>``),
-    a completion after it starts differently too, so parsing the template's completion proves
-    nothing; template_parity judges the prompt."""
-    if isinstance(g.prompt, Reason):
-        return
-    want = ctx.expected_ids(g.prompt)
-    try:
-        got = ctx.renderer.build_generation_prompt(prompt_messages(case), tools=case.tools_list())
-    except Exception:  # noqa: BLE001 - the prompt's own failure is template_parity's to report
-        return
-    if list(got[-PROMPT_TAIL:]) != want[-PROMPT_TAIL:]:
-        tok = ctx.tokenizer
-        pytest.skip(f"{JUDGED_BY} template_parity: the renderer's generation prompt ends {tok.decode(list(got[-PROMPT_TAIL:]))!r}, "
-                    f"the template's {tok.decode(want[-PROMPT_TAIL:])!r}: the template's completion does not continue it")
+    return golden_completion(ctx, case, "parse")
 
 
 def test_completion_parses_back_to_the_message(conformance_ctx, renderer, case):
