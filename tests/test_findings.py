@@ -239,6 +239,20 @@ def test_the_report_merges_differences_seen_in_one_case_only():
     assert {f["signature"] for f in found} == {"case|tools-args-numbers", "ids|c"}
 
 
+def test_the_report_counts_each_familys_findings_for_its_maintainer():
+    """A maintainer owns a renderer class per family: the findings that touch each family are
+    counted (a finding in two families counts in both; notes never)."""
+    from conformance.report.findings import family_line, findings_by_family
+
+    found = [{"class": "training", "runs": ["openai/gpt-oss-20b [reasoning_low]", "openai/gpt-oss-20b [reasoning_high]"]},
+             {"class": "sampling", "runs": ["openai/gpt-oss-20b [reasoning_low]", "zai-org/GLM-5 [thinking]",
+                                            "zai-org/GLM-5.1 [thinking]"]},
+             {"class": "benign", "runs": ["zai-org/GLM-5 [thinking]"]}]
+    assert findings_by_family(found) == [("gpt-oss", 2), ("glm5", 1)]
+    assert family_line(found).endswith(": gpt-oss 2, glm5 1")
+    assert family_line(found[2:]) == ""
+
+
 def test_a_findings_script_reproduces_it_with_the_library_alone(tmp_path, capsys, monkeypatch):
     """Prime's findings on Qwen3-8B [no_thinking] (renderers is a dev dependency): each script runs
     in a fresh interpreter with only the library and transformers (no conformance import), and

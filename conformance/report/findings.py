@@ -98,6 +98,31 @@ def implementation_findings(results: dict[str, Any]) -> dict[str, list[dict[str,
             for impl, found in merged.items()}
 
 
+def findings_by_family(found: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    """(model family, how many of ``found``'s failing findings appear in its runs), most first:
+    a maintainer owns a renderer class per family, and reads the findings that touch it. A
+    finding seen in several families counts in each."""
+    from conformance.fixtures.registry import load_registry
+
+    registry = load_registry()
+    counts: dict[str, int] = {}
+    for f in found:
+        if f["class"] == "benign":
+            continue
+        models = {run.split(" [", 1)[0] for run in f["runs"]}
+        for family in sorted({registry[m].family if m in registry else m for m in models}):
+            counts[family] = counts.get(family, 0) + 1
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def family_line(found: list[dict[str, Any]]) -> str:
+    """``by family: gpt-oss 10, glm5 8, ...`` (empty without failing findings)."""
+    families = findings_by_family(found)
+    if not families:
+        return ""
+    return "by renderer family (a finding seen in several counts in each): " + ", ".join(f"{k} {n}" for k, n in families)
+
+
 def _rank(f: dict[str, Any]) -> tuple[int, int, str]:
     """Worst class first, then most tests."""
     return _CLASS_ORDER.index(f["class"]), -f["tests"], f["title"]

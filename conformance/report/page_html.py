@@ -12,7 +12,7 @@ from html import escape
 from typing import Any
 
 from conformance.report.compare import run_key
-from conformance.report.findings import failing_signatures, implementation_findings, literal_verdict
+from conformance.report.findings import failing_signatures, family_line, implementation_findings, literal_verdict
 from conformance.report.matrix import AREAS, Matrix, build_matrix, cell_id
 from conformance.suite.areas import AREAS as AREA_TABLE
 
@@ -239,6 +239,7 @@ def _findings(results: dict[str, Any]) -> str:
             fixes = (f"; fixing it alone certifies {len(f['certifies'])} run(s)" if f.get("certifies") else "")
             items.append(f"<li><b class='cls-{escape(f['class'])}'>{escape(f['class'])}</b> {escape(f['title'])}: "
                          f"{f['tests']} test(s) in {len(f['runs'])} run(s){escape(fixes)}{eg}</li>")
+        families = f"<p class=meta>{escape(family_line(found))}</p>" if family_line(found) else ""
         parts.append(f"<details{' open' if failing else ''}><summary><b>{escape(impl)}</b>: {failing} finding(s), "
-                     f"{len(found) - failing} note(s)</summary><ol>{''.join(items)}</ol></details>")
+                     f"{len(found) - failing} note(s)</summary>{families}<ol>{''.join(items)}</ol></details>")
     return "".join(parts)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from conformance.report.compare import run_key
-from conformance.report.findings import failing_signatures, implementation_findings, literal_verdict
+from conformance.report.findings import failing_signatures, family_line, implementation_findings, literal_verdict
 from conformance.report.matrix import AREAS, build_matrix
 
 __all__ = ["render_markdown"]
@@ -51,6 +51,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         notes = [f for f in found if f["class"] == "benign"]
         lines.append(f"### {impl}: {len(failing)} finding(s), {len(notes)} note(s)")
         lines.append("")
+        if family_line(found):
+            lines += [family_line(found).capitalize() + ".", ""]
         for f in found:
             rep = f.get("reproduction") or {}
             where = f"; e.g. {rep.get('run', '')} `{rep.get('nodeid', '')}`" if rep else ""
