@@ -129,6 +129,8 @@ class Capabilities:
     parse: bool = True
     #: ``parse_response_streaming`` exists (claimed explicitly: most renderers parse in one shot)
     streaming: bool = False
+    #: ``to_openai_message`` exists (claimed explicitly)
+    openai_message: bool = False
     #: ``build_generation_prompt(prefill=)`` appends the prefill as text (False: the renderer has no
     #: prefill of its own; an adapter that appended it would be judged instead of the library)
     prefill: bool = True
@@ -186,6 +188,13 @@ class Renderer(Protocol):
       ``MALFORMED``), whatever the chunking; no delta's text holds a special token's text, and
       nothing is shown that a later id would take back (``</thi`` as content before ``</think>``
       arrives) (*streaming*).
+    * ``to_openai_message(ids)`` (capability ``openai_message``) turns a completion into the
+      assistant message an OpenAI-compatible client receives and sends back: ``role``,
+      ``content``, ``reasoning_content`` where there is reasoning, ``tool_calls`` as
+      ``[{"id", "type": "function", "function": {"name", "arguments": <JSON text>}}]``. Serialized
+      to JSON and back, and rendered by the template after the conversation's earlier messages,
+      it gives the conversation's full render: no drift such as ``true`` written ``True``, a
+      number or a key order changed, an id lost (*openai*).
     * ``stop_token_ids()`` includes the id that closes assistant turns; every stop id is a special
       token, so content can never contain one (*stop sequences*).
     * ``has_extension_property``: True only if, for every conversation, each turn's generation
@@ -220,6 +229,8 @@ class Renderer(Protocol):
     def parse_response(self, ids: Sequence[int]) -> ParsedResponse: ...
 
     def parse_response_streaming(self, chunks: Iterable[Sequence[int]]) -> Iterator[ResponseDelta]: ...
+
+    def to_openai_message(self, ids: Sequence[int]) -> dict[str, Any]: ...
 
     def stop_token_ids(self) -> list[int]: ...
 

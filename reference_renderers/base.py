@@ -23,6 +23,7 @@ from conformance.protocol import TRAIN_ON_CHOICES, Capabilities, ParsedResponse,
 from reference_renderers import families
 from reference_renderers.encoding import PieceEncoder
 from reference_renderers.fast_bpe import fast_text_encoder, unformable_entries
+from reference_renderers.openai_message import to_openai
 from reference_renderers.parsers import parse_ids
 from reference_renderers.streaming import stream_parse
 from reference_renderers.training import TRAIN_ON_TURNS, Training
@@ -74,7 +75,7 @@ class PieceRenderer:
         self._snapshot = snap
         self._enc = PieceEncoder(self.tokenizer, text, parallel=os.environ.get("REFERENCE_RENDERERS_PARALLEL") == "1")
         self._stop_ids = [self._enc.id(t) for t in entry.end_of_turn]
-        self.capabilities = Capabilities(bridge=self.bridge, streaming=True, train_on=TRAIN_ON_CHOICES,
+        self.capabilities = Capabilities(bridge=self.bridge, streaming=True, openai_message=True, train_on=TRAIN_ON_CHOICES,
                                          supervised_examples=TRAIN_ON_TURNS)
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -128,6 +129,9 @@ class PieceRenderer:
 
     def parse_response_streaming(self, chunks: Iterable[Sequence[int]]) -> Iterator[ResponseDelta]:
         return stream_parse(type(self).parser, self.tokenizer, chunks, self.stop_token_ids(), self.parse_response)
+
+    def to_openai_message(self, ids: Sequence[int]) -> dict[str, Any]:
+        return to_openai(type(self).parser, self.tokenizer, ids, self.stop_token_ids(), self.parse_response(ids))
 
     def stop_token_ids(self) -> list[int]:
         return list(self._stop_ids)

@@ -16,6 +16,44 @@ from typing import Any
 from conformance.protocol import ParsedResponse, Termination
 from reference_renderers.streaming import streams
 
+RawCalls = Callable[[str], list[dict[str, Any]]]
+
+
+def sends_raw(extract: RawCalls) -> Callable[[Any], Any]:
+    """Declare what of a parser's tool calls must go back to the template as the completion wrote
+    it (:mod:`reference_renderers.openai_message`): ``extract(text)`` gives, per call in order,
+    ``{"arguments": <JSON text as written>}`` where the template writes arguments verbatim
+    (registry ``tool_arguments = "as_written"``) and ``{"id": ...}`` where it writes call ids."""
+
+    def mark(parser: Any) -> Any:
+        parser.raw_calls = extract
+        return parser
+
+    return mark
+
+
+_QWEN_ARGS = re.compile(r'\s*\{"name":\s*"(?:[^"\\]|\\.)*",\s*"arguments":\s*(.*)\}\s*$', re.DOTALL)
+
+
+def _qwen_raw(text: str) -> list[dict[str, Any]]:
+    out = []
+    for m in _QWEN_CALL.finditer(text.rpartition("</think>")[2]):
+        a = _QWEN_ARGS.match(m.group(1))
+        out.append({"arguments": a.group(1)} if a else {})
+    return out
+
+
+def _kimi_raw(text: str) -> list[dict[str, Any]]:
+    return [{"id": m.group(1).strip(), "arguments": m.group(2)} for m in _KIMI_CALL.finditer(text)]
+
+
+def _mistral_raw(text: str) -> list[dict[str, Any]]:
+    try:
+        calls = json.loads(text[len("[TOOL_CALLS]"):]) if text.startswith("[TOOL_CALLS]") else []
+    except json.JSONDecodeError:
+        return []
+    return [{"id": c["id"]} if isinstance(c, dict) and "id" in c else {} for c in calls] if isinstance(calls, list) else []
+
 __all__ = ["parse_ids", "parse_with"]
 
 
@@ -39,6 +77,7 @@ def _json_object(text: str) -> dict[str, Any] | None:
 _QWEN_CALL = re.compile(r"<tool_call>\n(.*?)\n</tool_call>", re.DOTALL)
 
 
+@sends_raw(_qwen_raw)
 @streams("</think>", "<tool_call>")
 def parse_qwen3(text: str, term: Termination) -> ParsedResponse:
     reasoning = ""
@@ -79,6 +118,7 @@ def parse_llama3(text: str, term: Termination) -> ParsedResponse:
     return ParsedResponse(content=text, termination=term)
 
 
+@sends_raw(_mistral_raw)
 @streams(undecided=lambda text: "[TOOL_CALLS]".startswith(text) or text.startswith("[TOOL_CALLS]"))
 def parse_mistral(text: str, term: Termination) -> ParsedResponse:
     if text.startswith("[TOOL_CALLS]"):
@@ -91,7 +131,7 @@ def parse_mistral(text: str, term: Termination) -> ParsedResponse:
     return ParsedResponse(content=text, termination=term)
 
 
-_HARMONY_MSG = re.compile(r"(?:<\|start\|>assistant)?(?P<header>.*?)<\|message\|>(?P<body>.*?)(?:<\|end\|>|$)", re.DOTALL)
+_HARMONY_MSG = re.compile(r"(?:<\|start\|>assistant)?(?P<header>.*?)<\|message\|>(?P<body>.*?)(?:<\|end\|>|\Z)", re.DOTALL)
 
 
 @streams("<|end|>", "<|start|>assistant")
@@ -134,11 +174,17 @@ def _xml_value(text: str) -> Any:
 
 @streams("</think>", "<tool_call>")
 def parse_xml_tool_calls(text: str, term: Termination) -> ParsedResponse:
-    """Qwen3.5/3.6 and Nemotron-3: ``<think>`` reasoning, then content, then XML-parameter calls."""
+    """Qwen3.5/3.6 and Nemotron-3: ``<think>`` reasoning, then content, then XML-parameter calls.
+    The newlines a think block is followed by are the template's (``</think>\n\n``), except after an
+    empty block written ``<think></think>`` (Nemotron without reasoning), where content starts at
+    once: a newline there is the content's own, and so is one at the start of a completion
+    without a think block."""
     reasoning = ""
+    separated = False
     if "</think>" in text:
         head, _, text = text.partition("</think>")
         reasoning = head.split("<think>", 1)[-1].strip("\n")
+        separated = not head.endswith("<think>")
     calls = []
     first = text.find("<tool_call>")
     if first >= 0:
@@ -151,7 +197,8 @@ def parse_xml_tool_calls(text: str, term: Termination) -> ParsedResponse:
         if text.count("<tool_call>") != len(calls):
             term = Termination.MALFORMED
         text = text[:first]
-    return ParsedResponse(content=text.strip("\n"), reasoning_content=reasoning, tool_calls=calls, termination=term)
+    content = text.strip("\n") if separated else text.rstrip("\n")
+    return ParsedResponse(content=content, reasoning_content=reasoning, tool_calls=calls, termination=term)
 
 
 def _split_reasoning(text: str) -> tuple[str, str]:
@@ -190,6 +237,7 @@ _KIMI_CALL = re.compile(r"<\|tool_call_begin\|>(.*?)<\|tool_call_argument_begin\
 _KIMI_ID = re.compile(r"^(?:functions\.)?(.+):\d+$")
 
 
+@sends_raw(_kimi_raw)
 @streams("</think>", "<|tool_calls_section_begin|>")
 def parse_kimi(text: str, term: Termination) -> ParsedResponse:
     """Kimi K2: optional ``<think>reasoning</think>``, content, then a tool-calls section whose

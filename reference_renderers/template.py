@@ -23,6 +23,7 @@ from conformance.protocol import (
     SupervisedExample,
     chosen_turns,
 )
+from reference_renderers.openai_message import to_openai
 from reference_renderers.parsers import parse_plain, parse_with
 from reference_renderers.streaming import stream_parse
 
@@ -42,7 +43,7 @@ class TemplateRenderer:
         self._variant = self._entry.variant(self.variant)
         self._oracle = Oracle(self._entry)
         self.tokenizer = self._oracle.tok
-        self.capabilities = Capabilities(bridge=False, streaming=True, supervised_examples=TRAIN_ON_TURNS)
+        self.capabilities = Capabilities(bridge=False, streaming=True, openai_message=True, supervised_examples=TRAIN_ON_TURNS)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (self.model_id, self.variant))
@@ -138,6 +139,12 @@ class TemplateRenderer:
 
         parser = parser_for(self._entry.family) or parse_plain
         return stream_parse(parser, self.tokenizer, chunks, self.stop_token_ids(), self.parse_response)
+
+    def to_openai_message(self, ids: Sequence[int]) -> dict[str, Any]:
+        from reference_renderers.families import parser_for
+
+        parser = parser_for(self._entry.family) or parse_plain
+        return to_openai(parser, self.tokenizer, ids, self.stop_token_ids(), self.parse_response(ids))
 
     def stop_token_ids(self) -> list[int]:
         return list(self._oracle.stop_ids)

@@ -138,6 +138,18 @@ class DecodesChunksAlone(Qwen3Renderer):
         yield ResponseDelta(termination=parsed.termination)
 
 
+class PythonReprArguments(Qwen3Renderer):
+    """Sends tool-call arguments back as ``str(arguments)`` (Python's repr: ``{'on': True}``), the
+    drift an OpenAI client then re-renders; its parse is right."""
+
+    def to_openai_message(self, ids):
+        msg = super().to_openai_message(ids)
+        parsed = self.parse_response(ids)
+        for call, typed in zip(msg.get("tool_calls", []), parsed.tool_calls):
+            call["function"]["arguments"] = str(typed["arguments"])
+        return msg
+
+
 class CleanWhenTruncated(Qwen3Renderer):
     """Reports every completion as a clean stop, truncated or not."""
 

@@ -131,6 +131,21 @@ def test_tinker_streams_exactly_what_its_streaming_parser_yields(tinker_qwen):
     assert "".join(thinking).strip() == g.completion.expected["reasoning_content"].strip()
 
 
+def test_tinker_openai_message_is_its_own_and_renders_through_hf(tinker_qwen):
+    """The adapter's OpenAI message is tinker's ``to_openai_message`` of tinker's own parse, and HF's
+    template renders it after the earlier messages to the golden full render (a case with
+    reasoning: tinker's Qwen3 message carries it as ``reasoning_content``)."""
+    raw, r = tinker_qwen
+    assert r.capabilities.openai_message
+    case = CASES["reasoning-last-turn"]
+    g = load_golden(QWEN, "thinking", case.id)
+    ids = list(g.completion.ids)
+    msg, _ = raw.parse_response(ids)
+    assert r.to_openai_message(ids) == raw.to_openai_message(msg)
+    text = QWEN.tokenizer().apply_chat_template(case.messages_list()[:-1] + [r.to_openai_message(ids)], tokenize=False)
+    assert text == g.full.text
+
+
 def test_tinker_supervised_weights_cover_the_final_answer(tinker_qwen):
     _, r = tinker_qwen
     msgs = CASES["basic-two-turns"].messages_list()

@@ -57,6 +57,7 @@ MUTANTS: dict[str, Mutant] = {
     "LeavesTruncatedTurnOpen": Mutant(("test_bridge.py::test_bridge_closes_a_truncated_completion",)),
     "StreamsMarkupAsText": Mutant(("test_streaming.py::test_streamed_deltas_add_up_to_the_one_shot_parse",), also=(GENERATED,)),
     "DecodesChunksAlone": Mutant(("test_generated.py::test_generated_completions_stream_in_any_chunks",)),
+    "PythonReprArguments": Mutant(("test_openai.py::test_openai_message_renders_back_to_the_conversation[tools-args-booleans]",)),
     "CleanWhenTruncated": Mutant(("test_roundtrip.py::test_truncated_completion_is_not_clean",)),
     "RaisesOnGarbage": Mutant(("test_roundtrip.py::test_garbage_ids_do_not_raise",)),
     "Unpicklable": Mutant(("test_pickle.py::test_pickle_roundtrip_behaves_identically",

@@ -68,6 +68,12 @@ class NativeAdapter:
                 raise TypeError(f"parse_response_streaming yielded {type(delta).__name__} {delta!r:.60}: expected a ResponseDelta")
             yield delta
 
+    def to_openai_message(self, ids: Sequence[int]) -> dict[str, Any]:
+        out = self.renderer.to_openai_message(list(ids))
+        if not isinstance(out, dict):
+            raise TypeError(f"to_openai_message returned {type(out).__name__} {out!r:.60}: expected a dict (an OpenAI message)")
+        return out
+
     def stop_token_ids(self) -> list[int]:
         return _ids(self.renderer.stop_token_ids(), "stop_token_ids")
 

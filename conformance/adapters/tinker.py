@@ -123,6 +123,7 @@ class TinkerAdapter:
         self.has_extension_property = bool(getattr(renderer, "has_extension_property", False))
         self.capabilities = Capabilities(tools=self._declares_tools(), bridge=False, full_render=False,
                                          streaming=bool(getattr(renderer, "supports_streaming", False)),
+                                         openai_message=callable(getattr(renderer, "to_openai_message", None)),
                                          train_on=TRAIN_ON + ((CUSTOMIZED,) if self._has_customized() else ()))
 
     @staticmethod
@@ -190,6 +191,13 @@ class TinkerAdapter:
         for call in _parsed(final, Termination.MALFORMED).tool_calls:
             yield ResponseDelta(tool_call=call)
         yield ResponseDelta(termination=self.parse_response(ids).termination)
+
+    def to_openai_message(self, ids: Sequence[int]) -> dict[str, Any]:
+        """tinker's ``to_openai_message`` of its own parse of the ids (its documented use: "can be
+        passed into apply_chat_template")."""
+        msg, _ = self.renderer.parse_response(list(ids))
+        out: dict[str, Any] = self.renderer.to_openai_message(msg)
+        return out
 
     def stop_token_ids(self) -> list[int]:
         out = []

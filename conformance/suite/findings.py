@@ -40,7 +40,7 @@ _INJECTION = ("injection|content-special-ids", "message text that spells a speci
 INJECTION_SIGNATURE = _INJECTION[0]
 FAILING_CLASSES = ("security", "sampling", "training")
 _FAILING = ("failed", "error", "xpassed")
-_SAMPLING_AREAS = ("stop_sequences", "roundtrip", "extension", "bridge", "threads", "streaming")
+_SAMPLING_AREAS = ("stop_sequences", "roundtrip", "extension", "bridge", "threads", "streaming", "openai")
 
 
 @dataclass

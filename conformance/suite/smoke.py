@@ -65,6 +65,10 @@ def smoke_check(ctx: Any) -> str | None:
         checks.append(("parse_response_streaming([completion_ids])", lambda: list(r.parse_response_streaming(iter([completion]))),
                        lambda v: None if v and all(hasattr(d, "content") and hasattr(d, "termination") for d in v)
                        else "expected ResponseDelta(content=, reasoning_content=, tool_call=, termination=) items, at least one"))
+    if caps.openai_message and completion:
+        checks.append(("to_openai_message(completion_ids)", lambda: r.to_openai_message(completion),
+                       lambda v: None if isinstance(v, dict) and v.get("role") == "assistant"
+                       else "expected an OpenAI message: a dict with role 'assistant'"))
     for call, fn, judge in checks:
         try:
             value = fn()
