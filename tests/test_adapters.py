@@ -200,10 +200,24 @@ def tml_installed():
     pytest.importorskip("tml_renderers", reason="tml-renderers lives in its own environment: run `nox -s peers`")
 
 
+def _deepseek_v3():
+    """DeepSeek-V3's entry, skipped where the installed transformers cannot load its snapshot as
+    recorded (tinker-cookbook's environment, which also installs tml-renderers, resolves
+    transformers 5.5.4: our loader refuses it, a deliberate error; the tml environment runs these)."""
+    from conformance.errors import FixtureError
+
+    v3 = get_model("deepseek-ai/DeepSeek-V3")
+    try:
+        v3.tokenizer()
+    except FixtureError as e:
+        pytest.skip(f"this environment's transformers cannot load the snapshot: {e}")
+    return v3
+
+
 def test_tml_deepseek_declines_tool_declarations_and_renders_as_hf(tml_installed):
     """tml's DeepSeek renderers reject a ``tool_declare`` message; the adapter leaves it out, as
     DeepSeek-V3's template does: the prompt with tools declared equals HF's."""
-    v3 = get_model("deepseek-ai/DeepSeek-V3")
+    v3 = _deepseek_v3()
     raw, r = _peer("tml", v3.model_id)
     from tml_renderers import chat
 
@@ -241,7 +255,7 @@ def test_tml_single_example_trains_every_turn_and_is_filed_so(tml_installed):
 def test_tml_deepseek_parse_is_clean_when_the_ids_end_with_a_stop(tml_installed):
     """tml's DeepSeek parser emits no end-of-sampling marker: a completion ending with the stop id
     is a clean stop, the same ids without it are not."""
-    v3 = get_model("deepseek-ai/DeepSeek-V3")
+    v3 = _deepseek_v3()
     _, r = _peer("tml", v3.model_id)
     g = load_golden(v3, "default", "basic-two-turns")
     ids = g.completion.ids
