@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from conformance.protocol import ParsedResponse
+from reference_renderers.parsers import completion_text
 
 __all__ = ["openai_message", "to_openai"]
 
@@ -40,7 +41,6 @@ def to_openai(parser: Any, tokenizer: Any, ids: Sequence[int], stop_ids: Sequenc
     declares must travel as the completion wrote it."""
     extract = getattr(parser, "raw_calls", None)
     raw = None
-    if extract is not None and parsed.tool_calls:
-        body = [i for i in ids if i not in stop_ids]
-        raw = extract(tokenizer.decode(body, skip_special_tokens=False))
+    if extract is not None and parsed.tool_calls:  # tool calls were parsed: the ids decode
+        raw = extract(completion_text(tokenizer, ids, stop_ids)[0])
     return openai_message(parsed, raw)

@@ -16,6 +16,8 @@ from typing import Any
 from conformance.protocol import ParsedResponse, Termination
 from reference_renderers.streaming import streams
 
+__all__ = ["completion_text", "family_parser", "parse_ids", "parse_with", "sends_raw"]
+
 RawCalls = Callable[[str], list[dict[str, Any]]]
 
 
@@ -54,7 +56,6 @@ def _mistral_raw(text: str) -> list[dict[str, Any]]:
         return []
     return [{"id": c["id"]} if isinstance(c, dict) and "id" in c else {} for c in calls] if isinstance(calls, list) else []
 
-__all__ = ["parse_ids", "parse_with"]
 
 
 def _split_termination(ids: Sequence[int], stop_ids: Sequence[int], eos_id: int | None) -> tuple[list[int], Termination]:
@@ -304,20 +305,30 @@ def parse_plain(text: str, term: Termination) -> ParsedResponse:
     return ParsedResponse(content=text, termination=term)
 
 
+def completion_text(tokenizer: Any, ids: Sequence[int], stop_ids: Sequence[int]) -> tuple[str, Termination]:
+    """What a parser reads of a completion: its text before a final stop id (or EOS), special
+    tokens kept, and how it ended. Raises on ids the tokenizer cannot decode."""
+    body, term = _split_termination(ids, stop_ids, tokenizer.eos_token_id if tokenizer.eos_token_id not in stop_ids else None)
+    return tokenizer.decode(body, skip_special_tokens=False), term
+
+
 def parse_ids(parser: Callable[[str, Termination], ParsedResponse], tokenizer: Any, ids: Sequence[int],
               stop_ids: Sequence[int]) -> ParsedResponse:
     """Parse ``ids`` with ``parser``; garbage ids give ``MALFORMED``, never an exception."""
     try:
-        body, term = _split_termination(ids, stop_ids, tokenizer.eos_token_id if tokenizer.eos_token_id not in stop_ids else None)
-        text = tokenizer.decode(body, skip_special_tokens=False)
-        return parser(text, term)
+        return parser(*completion_text(tokenizer, ids, stop_ids))
     except Exception:  # noqa: BLE001 - out-of-range ids and the like: a malformed sample, not a crash
         return ParsedResponse(termination=Termination.MALFORMED)
 
 
-def parse_with(family: str, tokenizer: Any, ids: Sequence[int], stop_ids: Sequence[int]) -> ParsedResponse:
-    """Parse ``ids`` as ``family``'s hand-written renderer does (its class's ``parser``; a family
-    without one: :func:`parse_plain`)."""
+def family_parser(family: str) -> Callable[[str, Termination], ParsedResponse]:
+    """``family``'s text parser (its hand-written class's ``parser``; a family without one:
+    :func:`parse_plain`)."""
     from reference_renderers.families import parser_for
 
-    return parse_ids(parser_for(family) or parse_plain, tokenizer, ids, stop_ids)
+    return parser_for(family) or parse_plain
+
+
+def parse_with(family: str, tokenizer: Any, ids: Sequence[int], stop_ids: Sequence[int]) -> ParsedResponse:
+    """Parse ``ids`` as ``family``'s hand-written renderer does (:func:`family_parser`)."""
+    return parse_ids(family_parser(family), tokenizer, ids, stop_ids)

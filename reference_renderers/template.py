@@ -24,7 +24,7 @@ from conformance.protocol import (
     chosen_turns,
 )
 from reference_renderers.openai_message import to_openai
-from reference_renderers.parsers import parse_plain, parse_with
+from reference_renderers.parsers import family_parser, parse_with
 from reference_renderers.streaming import stream_parse
 
 __all__ = ["TemplateRenderer"]
@@ -135,16 +135,10 @@ class TemplateRenderer:
         return parse_with(self._entry.family, self.tokenizer, ids, self.stop_token_ids())
 
     def parse_response_streaming(self, chunks: Iterable[Sequence[int]]) -> Iterator[ResponseDelta]:
-        from reference_renderers.families import parser_for
-
-        parser = parser_for(self._entry.family) or parse_plain
-        return stream_parse(parser, self.tokenizer, chunks, self.stop_token_ids(), self.parse_response)
+        return stream_parse(family_parser(self._entry.family), self.tokenizer, chunks, self.stop_token_ids(), self.parse_response)
 
     def to_openai_message(self, ids: Sequence[int]) -> dict[str, Any]:
-        from reference_renderers.families import parser_for
-
-        parser = parser_for(self._entry.family) or parse_plain
-        return to_openai(parser, self.tokenizer, ids, self.stop_token_ids(), self.parse_response(ids))
+        return to_openai(family_parser(self._entry.family), self.tokenizer, ids, self.stop_token_ids(), self.parse_response(ids))
 
     def stop_token_ids(self) -> list[int]:
         return list(self._oracle.stop_ids)

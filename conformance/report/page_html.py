@@ -239,7 +239,8 @@ def _findings(results: dict[str, Any]) -> str:
             fixes = (f"; fixing it alone certifies {len(f['certifies'])} run(s)" if f.get("certifies") else "")
             items.append(f"<li><b class='cls-{escape(f['class'])}'>{escape(f['class'])}</b> {escape(f['title'])}: "
                          f"{f['tests']} test(s) in {len(f['runs'])} run(s){escape(fixes)}{eg}</li>")
-        families = f"<p class=meta>{escape(family_line(found))}</p>" if family_line(found) else ""
+        line = family_line(found)
+        families = f"<p class=meta>{escape(line)}</p>" if line else ""
         parts.append(f"<details{' open' if failing else ''}><summary><b>{escape(impl)}</b>: {failing} finding(s), "
                      f"{len(found) - failing} note(s)</summary>{families}<ol>{''.join(items)}</ol></details>")
     return "".join(parts)

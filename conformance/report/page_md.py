@@ -51,8 +51,9 @@ def render_markdown(results: dict[str, Any]) -> str:
         notes = [f for f in found if f["class"] == "benign"]
         lines.append(f"### {impl}: {len(failing)} finding(s), {len(notes)} note(s)")
         lines.append("")
-        if family_line(found):
-            lines += [family_line(found).capitalize() + ".", ""]
+        families = family_line(found)
+        if families:
+            lines += [families.capitalize() + ".", ""]
         for f in found:
             rep = f.get("reproduction") or {}
             where = f"; e.g. {rep.get('run', '')} `{rep.get('nodeid', '')}`" if rep else ""

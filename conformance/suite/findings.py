@@ -254,9 +254,7 @@ def _text_edit(rows: dict[int, list[Any]], at: int, *, reach: int = 48, agree: i
     ``reach`` units the rest of both windows."""
     keys = sorted(k for k in rows if k >= at)
     expected, got = _units(rows, keys, 1), _units(rows, keys, 4)
-    common = 0
-    while common < min(len(expected), len(got)) and expected[common] == got[common]:
-        common += 1
+    common = _common_length(expected, got)
     # Back to the start of a word cut in two ('analysis' for 'assistant' is not 'nalysis').
     while common > 0 and not expected[common - 1][1] and expected[common - 1][0].isalnum():
         common -= 1
@@ -296,6 +294,14 @@ def _agree(a: list[Unit], b: list[Unit], need: int) -> bool:
 _TAG = re.compile(r"\s*</?[A-Za-z_][\w\-|]{0,24}>")
 
 
+def _common_length(a: list[Unit], b: list[Unit]) -> int:
+    """How many units ``a`` and ``b`` share from their start."""
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n
+
+
 def _lead(units: list[Unit]) -> str:
     """The text of ``units`` before their first special token."""
     out = ""
@@ -317,10 +323,7 @@ def _same_text_in_window(rows: dict[int, list[Any]], at: int, shorter: int) -> b
         # A list ends inside the window: alike to the end, or alike through a special token at
         # least (the split is closed there; what differs at the end is another matter, such as a
         # dropped newline after the final end-of-turn token).
-        common = 0
-        while common < min(len(expected), len(got)) and expected[common] == got[common]:
-            common += 1
-        return expected == got or any(special for _, special in expected[:common])
+        return expected == got or any(special for _, special in expected[:_common_length(expected, got)])
     n = min(len(expected), len(got))
     return expected[:n] == got[:n]
 
@@ -369,11 +372,7 @@ def _shape(units: list[Unit], after_special: bool, *, specials: int = 3, limit: 
 def _first_piece(units: list[Unit], after_special: bool) -> str:
     """The first piece of one side of a change: a special token, a role word or whitespace as
     they are; other text, which faces tokens on the other side and is the case's own, as ``text``."""
-    lead = ""
-    for piece, special in units:
-        if special:
-            break
-        lead += piece
+    lead = _lead(units)
     shown = _shape(units, after_special, limit=1).removesuffix(" …")
     return shown if not lead.strip() or shown.startswith("'") else "text"
 

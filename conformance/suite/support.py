@@ -312,10 +312,10 @@ def stream(renderer: Any, ids: Sequence[int], chunks: Sequence[Sequence[int]]) -
     return list(renderer.parse_response_streaming(iter([list(c) for c in chunks])))
 
 
-def stream_problems(deltas: Sequence[Any], one_shot: Any, specials: Sequence[str]) -> list[str]:
+def stream_problems(deltas: Sequence[Any], one_shot: Any, tok: Any) -> list[str]:
     """How a stream's deltas differ from the one-shot parse of the same ids (empty: they do not).
-    Each difference names the delta that showed it first, and a special token's text shown as
-    text by name."""
+    Each difference names the delta that showed it first, and markup of ``tok``'s
+    (:func:`special_texts`) shown as text by name."""
     from conformance.protocol import ResponseDelta, assemble
 
     problems = []
@@ -338,7 +338,7 @@ def stream_problems(deltas: Sequence[Any], one_shot: Any, specials: Sequence[str
                 break
             before += getattr(d, field)
         text = getattr(deltas[at], field)
-        marker = next((s for s in specials if s in text and s not in want), None)
+        marker = next((s for s in special_texts(tok) if s in text and s not in want), None)
         # The first line names the behaviour (the finding's signature); the next, this case's texts.
         problems.append((f"the stream shows special token {marker} as {what}" if marker else
                          f"the stream's {what} differs from the one-shot parse")

@@ -35,7 +35,6 @@ from conformance.suite.support import (
     benign_tail,
     lossy_reason,
     parse_problems,
-    special_texts,
     stream,
     stream_problems,
     token_diff,
@@ -166,7 +165,7 @@ def _check_stream(ctx: Any, example: dict[str, Any], sizes: list[int]) -> None:
         return
     r = ctx.renderer
     for cut in (c.ids, c.ids[:-1]):  # as sampled, and cut before its stop id
-        problems = stream_problems(stream(r, cut, chunked(cut, sizes)), r.parse_response(cut), special_texts(ctx.tokenizer))
+        problems = stream_problems(stream(r, cut, chunked(cut, sizes)), r.parse_response(cut), ctx.tokenizer)
         if problems:
             call = (f"renderer.parse_response_streaming(chunked(completion_ids{'[:-1]' if cut is not c.ids else ''}, {sizes}))"
                     "  # from conformance.suite.test_generated import chunked")
@@ -195,7 +194,6 @@ def test_generated_completions_parse_back(conformance_ctx, shape):
         _check_roundtrip(conformance_ctx, example)
 
     run()
-
 
 
 def test_generated_completions_stream_in_any_chunks(conformance_ctx, shape):

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.suite.support import golden_completion, repro, special_texts, stream, stream_problems
+from conformance.suite.support import golden_completion, repro, stream, stream_problems
 
 
 def test_streamed_deltas_add_up_to_the_one_shot_parse(conformance_ctx, renderer, case):
     ids, _, _ = golden_completion(conformance_ctx, case, "streaming")
-    specials = special_texts(conformance_ctx.tokenizer)
     for cut, ending in ((ids, "golden_completion_ids"), (ids[:-1], "golden_completion_ids[:-1]")):
         one_shot = renderer.parse_response(cut)
         for chunks, how in (([[i] for i in cut], "one id at a time"), ([cut], "all at once")):
-            problems = stream_problems(stream(renderer, cut, chunks), one_shot, specials)
+            problems = stream_problems(stream(renderer, cut, chunks), one_shot, conformance_ctx.tokenizer)
             if problems:
                 call = f"renderer.parse_response_streaming(chunks)  # {ending}, {how}; vs renderer.parse_response({ending})"
                 pytest.fail("\n".join(problems) + "\n" + repro(conformance_ctx, case, call), pytrace=False)
