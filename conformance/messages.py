@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from conformance.errors import InvalidMessagesError
+from conformance.images import validate_parts
 
 __all__ = ["ROLES", "validate_messages", "tool_arguments_value", "normalize_tool_calls"]
 
@@ -38,11 +39,13 @@ def tool_arguments_value(arguments: Any, *, where: str) -> dict[str, Any]:
     return value
 
 
-def validate_messages(messages: Any, *, roles: Sequence[str] = ROLES) -> None:
+def validate_messages(messages: Any, *, roles: Sequence[str] = ROLES, parts: bool = False) -> None:
     """Raise :class:`InvalidMessagesError` naming the first bad message index and the problem.
 
     ``roles``: the roles accepted (a family may add its own, e.g. Llama's ``ipython``, which is
-    then validated like ``tool``)."""
+    then validated like ``tool``). ``parts``: a user message's content may be a list of text and
+    image parts (:mod:`conformance.images`); without it such content is refused by name, so a
+    renderer that renders text only never drops an image silently."""
     if not isinstance(messages, Sequence) or isinstance(messages, (str, bytes)):
         raise InvalidMessagesError(f"messages must be a list of dicts, got {type(messages).__name__}")
     if not messages:
@@ -55,7 +58,14 @@ def validate_messages(messages: Any, *, roles: Sequence[str] = ROLES) -> None:
         if role not in roles:
             raise InvalidMessagesError(f"{where}: unknown role {role!r} (expected one of {', '.join(roles)})")
         content = m.get("content")
-        if role in ("system", "user", "tool", "ipython") and not isinstance(content, str):
+        if isinstance(content, list):
+            if not parts:
+                raise InvalidMessagesError(f"{where} ({role}): content is a list of parts (text and images); "
+                                           "this renderer takes text content only")
+            if role != "user":
+                raise InvalidMessagesError(f"{where} ({role}): only user messages carry content parts (images)")
+            validate_parts(content, where=where)
+        elif role in ("system", "user", "tool", "ipython") and not isinstance(content, str):
             raise InvalidMessagesError(f"{where} ({role}): content must be a string, got {type(content).__name__}")
         if role == "assistant" and content is not None and not isinstance(content, str):
             raise InvalidMessagesError(f"{where} (assistant): content must be a string or None, got {type(content).__name__}")
