@@ -131,6 +131,9 @@ class Capabilities:
     streaming: bool = False
     #: ``to_openai_message`` exists (claimed explicitly)
     openai_message: bool = False
+    #: user content may be a list of text and image parts, images expanded as the model's processor
+    #: expands them (claimed explicitly, on a model that takes images)
+    images: bool = False
     #: ``build_generation_prompt(prefill=)`` appends the prefill as text (False: the renderer has no
     #: prefill of its own; an adapter that appended it would be judged instead of the library)
     prefill: bool = True
@@ -195,6 +198,13 @@ class Renderer(Protocol):
       to JSON and back, and rendered by the template after the conversation's earlier messages,
       it gives the conversation's full render: no drift such as ``true`` written ``True``, a
       number or a key order changed, an id lost (*openai*).
+    * Where ``capabilities.images`` is claimed, a user message's ``content`` may be a list of parts,
+      ``{"type": "text", "text": str}`` and ``{"type": "image", "image": PIL.Image.Image}``: every
+      method above takes such messages, and an image becomes the ids the model's own processor
+      gives it (Qwen3.5/3.6: ``<|vision_start|>``, one ``<|image_pad|>`` per merged patch of the
+      resized image, ``<|vision_end|>``). An image's tokens weigh 0 under every train-on choice but
+      ``all_tokens``: no choice trains a model to predict pixels. A renderer that does not claim it
+      refuses such content with a ``ValueError`` naming the message, never drops an image (*images*).
     * ``stop_token_ids()`` includes the id that closes assistant turns; every stop id is a special
       token, so content can never contain one (*stop sequences*).
     * ``has_extension_property``: True only if, for every conversation, each turn's generation

@@ -104,7 +104,7 @@ class PieceRenderer:
         on the trained tokens of ``train_on`` (see :mod:`reference_renderers.training`)."""
         if train_on not in self.capabilities.train_on:
             raise ValueError(f"train_on must be one of {', '.join(self.capabilities.train_on)}, not {train_on!r}")
-        validate_messages(messages)
+        validate_messages(messages, parts=self.capabilities.images)
         return Training(self, messages, tools).example(train_on)
 
     def build_supervised_examples(
@@ -115,7 +115,7 @@ class PieceRenderer:
         history than when sampling them)."""
         if train_on not in TRAIN_ON_TURNS:
             raise ValueError(f"train_on must be one of {', '.join(TRAIN_ON_TURNS)}, not {train_on!r}")
-        validate_messages(messages)
+        validate_messages(messages, parts=self.capabilities.images)
         return Training(self, messages, tools).sampled_examples(train_on)
 
     def _closing_marker(self, messages: Sequence[dict[str, Any]]) -> int:

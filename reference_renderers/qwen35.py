@@ -14,7 +14,10 @@ Template rules reproduced here (where they differ from Qwen3):
   template raises);
 * every assistant turn after the last user query carries a ``<think>`` block, even empty;
 * the generation prompt opens ``<think>\\n`` (``no_thinking``: an empty ``<think>\\n\\n</think>\\n\\n``);
-* tool calls: ``<tool_call>\\n<function=NAME>\\n<parameter=K>\\nVALUE\\n</parameter>\\n...``.
+* tool calls: ``<tool_call>\\n<function=NAME>\\n<parameter=K>\\nVALUE\\n</parameter>\\n...``;
+* a user message's content may be text and image parts (capability ``images``, on a model the
+  registry gives ``vision``): each image is ``<|vision_start|>``, one ``<|image_pad|>`` per merged
+  patch of the resized image, ``<|vision_end|>`` (:mod:`reference_renderers.vision`).
 
 Extension property: **no** in every variant. Reasoning of earlier turns is dropped once a new user
 query arrives, and even with ``preserve_thinking`` (history never rewritten) a turn sampled after
@@ -26,6 +29,7 @@ record no completion slice for those cases.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,6 +38,7 @@ from conformance.messages import tool_arguments_value, validate_messages
 from reference_renderers.base import Pieces
 from reference_renderers.parsers import parse_xml_tool_calls
 from reference_renderers.qwen3 import Qwen3Renderer, _dumps
+from reference_renderers.vision import ImageGrid, content_segments, plain_text
 
 __all__ = ["Qwen35Renderer", "TOOLS_INTRO", "XML_CALL_INSTRUCTIONS", "jinja_string_or_json"]
 
@@ -82,14 +87,21 @@ class Qwen35Renderer(Qwen3Renderer):
         self._value = _FLAVOURS.get(model_id, _qwen36_value)
         self._preserve = self.template_kwargs.get("preserve_thinking") is True
         self._thinking_off = self.template_kwargs.get("enable_thinking") is False
+        # Images where the registry names the model's image processor (its config is vendored with the snapshot).
+        self._grid = ImageGrid.from_snapshot(self._snapshot.path) if self.entry.vision else None
+        if self._grid is not None:
+            self.capabilities = dataclasses.replace(self.capabilities, images=True)
 
     def _pieces(self, messages: Sequence[dict[str, Any]], tools: Any, agp: bool) -> Pieces:
-        validate_messages(messages)
+        validate_messages(messages, parts=self._grid is not None)
         out: Pieces = []
         s = lambda t: out.append(("s", t))  # noqa: E731
         c = lambda t: out.append(("c", t))  # noqa: E731
         n = len(messages)
-        text = [m["content"].strip() if isinstance(m.get("content"), str) else "" for m in messages]
+        # User content as text and image placeholders (a string is one text segment); the rest is text.
+        user = {i: content_segments(m["content"], self._grid, where=f"message {i}") for i, m in enumerate(messages) if m["role"] == "user"}
+        text = [plain_text(user[i]) if i in user else m["content"].strip() if isinstance(m.get("content"), str) else ""
+                for i, m in enumerate(messages)]
         if tools:
             s("<|im_start|>system\n" + TOOLS_INTRO)
             for tool in tools:
@@ -119,7 +131,7 @@ class Qwen35Renderer(Qwen3Renderer):
             out.append(("m", "", i))
             if role == "user":
                 s("<|im_start|>user\n")
-                c(text[i])
+                out.extend(user[i])
                 s("<|im_end|>\n")
             elif role == "assistant":
                 self._assistant35(out, m, text[i], i, last_query)

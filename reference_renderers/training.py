@@ -16,6 +16,8 @@ For assistant message ``k`` the trained tokens are:
 
 ``all_messages`` adds each other message's body: from the first token its content changes through
 the last closing token among its own tokens (never its role header). ``all_tokens`` weighs all.
+An image's tokens (``<|vision_start|>`` through ``<|vision_end|>``) weigh 0 under every other
+choice: no choice trains the model to predict pixels.
 """
 
 from __future__ import annotations
@@ -30,6 +32,32 @@ from conformance.protocol import CUSTOMIZED, TRAIN_ON_TURNS, TRAINABLE, Supervis
 __all__ = ["Training", "TRAIN_ON_TURNS"]
 
 _PROBE = "\ue007"  # private use: in no real text
+
+
+def _copy(value: Any) -> Any:
+    """A copy of messages a probe may edit: dicts and lists copied, every other leaf (a string, a
+    number, a PIL image) shared."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+def _image_spans(renderer: Any, ids: Sequence[int]) -> list[tuple[int, int]]:
+    """``[start, end)`` of every image placeholder in ``ids`` (none where the tokenizer has no vision tokens)."""
+    try:
+        start, end = renderer._enc.id("<|vision_start|>"), renderer._enc.id("<|vision_end|>")
+    except KeyError:
+        return []
+    out, opened = [], None
+    for t, i in enumerate(ids):
+        if i == start:
+            opened = t
+        elif i == end and opened is not None:
+            out.append((opened, t + 1))
+            opened = None
+    return out
 
 
 def _diverge(a: Sequence[int], b: Sequence[int]) -> int:
@@ -64,7 +92,7 @@ class Training:
     def _changed_from(self, k: int, edits: list[Callable[[dict[str, Any]], None]]) -> int:
         first = len(self.ids)
         for edit in edits:
-            probe = json.loads(json.dumps(self.msgs))
+            probe = _copy(self.msgs)
             edit(probe[k])
             first = min(first, _diverge(self.ids, self._render(probe)))
         return first
@@ -136,6 +164,8 @@ class Training:
             spans += [self.body_span(k) for k, m in enumerate(self.msgs) if m["role"] != "assistant" and m[TRAINABLE]]
         for start, end in spans:
             weights[start:end] = [1.0] * (end - start)
+        for start, end in _image_spans(self.r, ids):
+            weights[start:end] = [0.0] * (end - start)
         return SupervisedExample(ids, weights)
 
     def sampled_examples(self, train_on: str) -> list[SupervisedExample]:

@@ -7,11 +7,12 @@ closed by the next message's marker) and breaks exactly one thing. The pytester 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 
 from conformance.protocol import ResponseDelta, Termination
-from reference_renderers import Glm5Renderer, Qwen3Renderer
+from reference_renderers import Glm5Renderer, Qwen3Renderer, Qwen35Renderer
 from reference_renderers.parsers import parse_qwen3, parse_with
 from reference_renderers.streaming import streams
 
@@ -479,4 +480,28 @@ class DropsFinalNewline(Qwen3Renderer):
         ex = super().build_supervised_example(messages, tools=tools, train_on=train_on)
         n = len(self._trim(ex.ids))
         ex.ids, ex.weights = ex.ids[:n], ex.weights[:n]
+        return ex
+
+
+class UnmergedImagePatches(Qwen35Renderer):
+    """Counts one ``<|image_pad|>`` per 16-pixel patch instead of per merged 2x2 block (four times
+    the processor's count); text renders as before."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._grid = dataclasses.replace(self._grid, merge_size=1)
+
+
+class TrainsOnImages(Qwen35Renderer):
+    """Weighs every image's tokens 1 in supervised examples, whatever the train-on choice."""
+
+    def build_supervised_example(self, messages, *, tools=None, train_on="last_assistant_message"):
+        ex = super().build_supervised_example(messages, tools=tools, train_on=train_on)
+        start, end = self._enc.id("<|vision_start|>"), self._enc.id("<|vision_end|>")
+        inside = False
+        for t, i in enumerate(ex.ids):
+            inside = inside or i == start
+            if inside:
+                ex.weights[t] = 1.0
+            inside = inside and i != end
         return ex

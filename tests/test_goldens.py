@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from conformance.errors import TamperedFixtureError
-from conformance.fixtures.cases import load_cases
+from conformance.fixtures.cases import load_cases, load_image_cases
 from conformance.fixtures.golden_diff import diff_golden_folders
 from conformance.fixtures.golden_record import Agreement, LookAlike, Reason, SecondOracle, Tokens
 from conformance.fixtures.goldens import golden_dir, load_golden, verify_model, write_goldens
@@ -18,9 +18,11 @@ from conformance.fixtures.registry import get_model, load_registry
 
 @pytest.mark.parametrize("model_id", list(load_registry()))
 def test_committed_goldens_equal_a_fresh_derivation(model_id):
-    rep = verify_model(get_model(model_id))
+    entry = get_model(model_id)
+    rep = verify_model(entry)
     assert rep.ok, "\n".join(rep.problems + rep.changed_cases)
-    assert rep.checked == len(get_model(model_id).variants) * len([c for c in load_cases() if c.builtin])
+    cases = len([c for c in load_cases() if c.builtin]) + (len(load_image_cases()) if entry.vision else 0)
+    assert rep.checked == len(entry.variants) * cases
 
 
 def test_injection_goldens_keep_literal_and_safe_ids_apart():

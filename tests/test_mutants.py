@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pytest
 from inprocess import certify
 
-QWEN, GLM = "Qwen/Qwen3-8B", "zai-org/GLM-5.2"
+QWEN, GLM, QWEN_VL = "Qwen/Qwen3-8B", "zai-org/GLM-5.2", "Qwen/Qwen3.5-9B"
 PARITY = "template_parity"
 GENERATED = "generated"
 
@@ -88,6 +88,11 @@ MUTANTS: dict[str, Mutant] = {
                                   "test_roundtrip.py::test_completion_parses_back_to_the_message[basic-single-turn]"),
                                  also=(GENERATED,), model=GLM),
     "DoubledMarkerBridge": Mutant(("test_bridge.py::test_bridge_keeps_history_byte_for_byte[basic-two-turns]",), model=GLM),
+    # Images (a vision model: Qwen3.5; its text-only certification is unchanged by both)
+    "UnmergedImagePatches": Mutant(("test_images.py::test_image_generation_prompt[image-describe]",
+                                    "test_images.py::test_image_full_render[image-two-turns]"), model=QWEN_VL),
+    "TrainsOnImages": Mutant(("test_images.py::test_image_supervised_weights[image-describe-last_assistant_message]",),
+                             model=QWEN_VL),
 }
 
 

@@ -45,7 +45,7 @@ def test_registry_dispatches_on_family_and_falls_back_to_the_template():
     "messages, problem",
     [
         ([{"role": "user", "content": "hi"}, {"role": "wizard", "content": "x"}], r"message 1: unknown role 'wizard'"),
-        ([{"role": "user", "content": ["parts"]}], r"message 0 \(user\): content must be a string"),
+        ([{"role": "user", "content": 42}], r"message 0 \(user\): content must be a string, got int"),
         (
             [
                 {"role": "user", "content": "hi"},

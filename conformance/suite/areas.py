@@ -41,6 +41,7 @@ AREAS: tuple[Area, ...] = (
     Area("threads", None, "thr", "calls from many threads give what each gives alone"),
     Area("streaming", "streaming", "str", "streamed parses add up to the one-shot parse"),
     Area("openai", "openai_message", "oai", "completions sent back as OpenAI messages render the same ids"),
+    Area("images", "images", "img", "images become the processor's placeholder ids, weighing 0"),
 )
 AREA_NAMES: tuple[str, ...] = tuple(a.name for a in AREAS)
 _BY_NAME = {a.name: a for a in AREAS}

@@ -64,6 +64,12 @@ class Context:
             self._goldens[case.id] = g
         return self._goldens[case.id]
 
+    def image_golden(self, case: Case) -> dict[str, Any]:
+        """The stored image golden of an image case (``fixtures/schema/image_golden.schema.json``)."""
+        from conformance.fixtures.goldens import load_image_golden
+
+        return load_image_golden(self.entry, self.variant.name, case.id, self.golden_manifest)
+
     @functools.cached_property
     def oracle_stop_ids(self) -> list[int]:
         """The template's end-of-turn ids (what the goldens' completions end with)."""

@@ -28,7 +28,8 @@ def renderer(conformance_ctx: Any) -> Any:
 def pytest_generate_tests(metafunc: Any) -> None:
     """``conformance_ctx``: one per variant when several are certified (the first test-id
     parameter); ``case``: every case (builtin + extra); ``multi_turn_case``: cases with two or
-    more assistant messages; ``look_alike_case``: cases whose user/system/tool text spells a token."""
+    more assistant messages; ``look_alike_case``: cases whose user/system/tool text spells a token; ``image_case``: the
+    image cases (``fixtures/conversations/images``)."""
     plugin = _plugin(metafunc.config)
     if plugin.multi and "conformance_ctx" in metafunc.fixturenames:
         metafunc.parametrize("conformance_ctx", plugin.contexts, ids=[c.variant.name for c in plugin.contexts], indirect=True,
@@ -39,6 +40,11 @@ def pytest_generate_tests(metafunc: Any) -> None:
     if "multi_turn_case" in metafunc.fixturenames:
         cs = [c for c in cases if sum(m["role"] == "assistant" for m in c.messages) >= 2]
         metafunc.parametrize("multi_turn_case", cs, ids=[c.id for c in cs])
+    if "image_case" in metafunc.fixturenames:
+        from conformance.fixtures.cases import load_image_cases
+
+        cs = load_image_cases(plugin.ctx.entry.root)
+        metafunc.parametrize("image_case", cs, ids=[c.id for c in cs])
     if "look_alike_case" in metafunc.fixturenames:
         cs = [c for c in cases if "look-alike" in c.tags or "security" in c.tags]
         metafunc.parametrize("look_alike_case", cs, ids=[c.id for c in cs])

@@ -1,0 +1,128 @@
+"""Images: user messages whose content is a list of text and image parts (capability ``images``),
+on a model the registry gives an image processor (``vision``). The goldens are the ids
+transformers' own processor gives (:mod:`conformance.oracle.vision`): the template's
+``<|vision_start|><|image_pad|><|vision_end|>`` with the pad repeated once per merged patch of
+the resized image. Checked: the generation prompt and the full render (each image's placeholder
+ids and count; a case of text parts and no image renders as the template renders that text), and
+supervised weights under every claimed choice (an image's tokens weigh 0 except under
+``all_tokens``). A renderer claiming images is judged on the text corpus by every other area, as
+before.
+
+The renderer receives each image as a PIL image synthesized from the case's size and seed
+(:func:`conformance.images.for_renderer`).
+
+PYTEST_DONT_REWRITE: each assertion here states its own evidence (see :mod:`conformance.suite.support`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from conformance.images import for_renderer
+from conformance.protocol import TRAIN_ON
+from conformance.suite.support import prompt_messages, require, skip_template_fact, token_diff
+
+
+def _golden(ctx: Any, case: Any) -> dict[str, Any]:
+    require(ctx, "images")
+    if not ctx.entry.vision:
+        pytest.skip(f"template fact: {ctx.entry.model_id} takes no images (registry: no vision)")
+    return ctx.image_golden(case)
+
+
+def _side(g: dict[str, Any], side: str) -> dict[str, Any]:
+    if "error" in g[side]:
+        skip_template_fact(f"no {side} render", g[side]["error"])
+    return g[side]
+
+
+def _repro(ctx: Any, case: Any, call: str) -> str:
+    return (f"case {case.id!r} ({case.description}) on {ctx.entry.model_id} [{ctx.variant.name}]\n"
+            "reproduce:\n"
+            "    from conformance.fixtures.cases import load_image_cases\n"
+            "    from conformance.images import for_renderer\n"
+            f"    case = next(c for c in load_image_cases() if c.id == {case.id!r})\n"
+            "    messages = for_renderer(case.messages_list())  # images as PIL images\n"
+            f"    renderer = ...  # {ctx.spec}\n"
+            f"    {call}\n")
+
+
+def _image_problems(g: dict[str, Any], side: dict[str, Any], got: Sequence[int]) -> list[str]:
+    """Each image whose placeholder is not where and as long as the processor's."""
+    want = side["ids"]
+    s0, e0 = side["images"][0]
+    start, end = want[s0], want[e0 - 1]  # <|vision_start|>, <|vision_end|>
+    found, open_at = [], None
+    for t, i in enumerate(got):
+        if i == start:
+            open_at = t
+        elif i == end and open_at is not None:
+            found.append([open_at, t + 1])
+            open_at = None
+    out = []
+    for k, (span, img) in enumerate(zip(side["images"], g["images"])):
+        what = f"image {k} (message {img['message']} part {img['part']}, {img['width']}x{img['height']})"
+        if k >= len(found):
+            out.append(f"{what}: no placeholder in the renderer's ids (expected {img['tokens']} pads at {span[0]})")
+            continue
+        n_got, n_want = found[k][1] - found[k][0] - 2, span[1] - span[0] - 2
+        if n_got != n_want:
+            out.append(f"{what}: {n_got} pads, the processor gives {n_want} (grid {img['grid_thw']})")
+        elif found[k] != list(span):
+            out.append(f"{what}: placeholder at {found[k][0]}, expected at {span[0]}")
+    return out
+
+
+def _assert_ids(ctx: Any, case: Any, g: dict[str, Any], side: dict[str, Any], got: Sequence[int], what: str, call: str) -> None:
+    want = side["ids"]
+    if list(got) == want:
+        return
+    problems = _image_problems(g, side, got) if side["images"] else []
+    head = "; ".join(problems) if problems else f"{what} differs from the processor's ids"
+    pytest.fail(f"{head}\n{_repro(ctx, case, call)}{token_diff(ctx.tokenizer, want, list(got), what=what)}", pytrace=False)
+
+
+def test_image_generation_prompt(conformance_ctx, renderer, image_case):
+    g = _golden(conformance_ctx, image_case)
+    side = _side(g, "prompt")
+    msgs = for_renderer(prompt_messages(image_case))
+    got = renderer.build_generation_prompt(msgs)
+    _assert_ids(conformance_ctx, image_case, g, side, got, "generation prompt", "renderer.build_generation_prompt(messages[:-1])")
+
+
+def test_image_full_render(conformance_ctx, renderer, image_case):
+    g = _golden(conformance_ctx, image_case)
+    require(conformance_ctx, "full_render")
+    side = _side(g, "full")
+    got = renderer.render(for_renderer(image_case.messages_list())).ids
+    _assert_ids(conformance_ctx, image_case, g, side, got, "full render", "renderer.render(messages).ids")
+
+
+@pytest.mark.parametrize("train_on", TRAIN_ON)
+def test_image_supervised_weights(conformance_ctx, renderer, image_case, train_on):
+    g = _golden(conformance_ctx, image_case)
+    require(conformance_ctx, "supervised")
+    if train_on not in renderer.capabilities.train_on:
+        pytest.skip(f"capability not claimed: train_on={train_on}")
+    side = _side(g, "full")
+    w = g["weights"].get(train_on) if "error" not in g["weights"] else g["weights"]
+    if w is None or "error" in w:
+        skip_template_fact(f"{train_on} weights are not derivable", (w or {}).get("error", "no such choice"))
+    call = f"renderer.build_supervised_example(messages, train_on={train_on!r})"
+    ex = renderer.build_supervised_example(for_renderer(image_case.messages_list()), train_on=train_on)
+    _assert_ids(conformance_ctx, image_case, g, side, ex.ids, "supervised example", call)
+    want = [0.0] * len(side["ids"])
+    for s, e in w["spans"]:
+        want[s:e] = [1.0] * (e - s)
+    got = [float(x) for x in ex.weights]
+    if got != want:
+        k = next((i for i, (a, b) in enumerate(zip(want, got)) if a != b), min(len(want), len(got)))
+        inside = next((f" (inside image {j}'s tokens [{s}, {e}))" for j, (s, e) in enumerate(side["images"]) if s <= k < e), "")
+        piece = conformance_ctx.tokenizer.decode([side["ids"][k]]) if k < len(side["ids"]) else None
+        pytest.fail(f"weight {got[k] if k < len(got) else None} at token {k} {piece!r}{inside}, expected "
+                    f"{want[k] if k < len(want) else None} ({len(got)} weights for {len(want)} ids)\n"
+                    f"{_repro(conformance_ctx, image_case, call)}", pytrace=False)
+
