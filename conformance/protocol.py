@@ -137,6 +137,9 @@ class Capabilities:
     #: ``build_generation_prompt(prefill=)`` appends the prefill as text (False: the renderer has no
     #: prefill of its own; an adapter that appended it would be judged instead of the library)
     prefill: bool = True
+    #: roles other than ``assistant`` whose turn ``build_generation_prompt(role=)`` opens (``("user",)``:
+    #: a user simulator's prompt; claimed explicitly, the suite never passes ``role=`` otherwise)
+    prompt_roles: tuple[str, ...] = ()
     train_on: tuple[str, ...] = TRAIN_ON
     #: train-on choices ``build_supervised_examples`` (one example per sampled turn) serves; empty:
     #: the renderer has no such method
@@ -155,6 +158,9 @@ class Renderer(Protocol):
       (*injection*); only the template's structure does.
     * ``build_generation_prompt(messages, tools=, prefill=)`` equals
       ``render(messages, add_generation_prompt=True)`` followed by ``prefill`` encoded as text.
+      With ``role=R`` (R in ``capabilities.prompt_roles``; tinker-cookbook's ``role=``, e.g. a user
+      simulator's ``"user"``) it opens a turn of R instead: the template's render of the messages
+      followed by a message of role R, up to where that message's content starts.
     * ``build_supervised_example(messages, tools=, train_on=)`` returns the full render's ids and a
       weight per id: 1 exactly on the chosen assistant messages' tokens, 0 elsewhere (*loss
       weights*). A message's tokens are the ones the model sampled for it (from the end of its

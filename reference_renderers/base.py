@@ -18,6 +18,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+from conformance.errors import InvalidMessagesError
 from conformance.messages import validate_messages
 from conformance.protocol import TRAIN_ON_CHOICES, Capabilities, ParsedResponse, RenderedTokens, ResponseDelta, SupervisedExample
 from reference_renderers import families
@@ -29,6 +30,9 @@ from reference_renderers.streaming import stream_parse
 from reference_renderers.training import TRAIN_ON_TURNS, Training
 
 __all__ = ["PieceRenderer"]
+
+# The content of the turn a prompt for another role opens: private use, in no real text.
+_TURN_PROBE = "\ue008"
 
 # ("s", structure) | ("c", content) | ("m", "", message_index): see reference_renderers.encoding
 Pieces = list[tuple[Any, ...]]
@@ -76,7 +80,7 @@ class PieceRenderer:
         self._enc = PieceEncoder(self.tokenizer, text, parallel=os.environ.get("REFERENCE_RENDERERS_PARALLEL") == "1")
         self._stop_ids = [self._enc.id(t) for t in entry.end_of_turn]
         self.capabilities = Capabilities(bridge=self.bridge, streaming=True, openai_message=True, train_on=TRAIN_ON_CHOICES,
-                                         supervised_examples=TRAIN_ON_TURNS)
+                                         supervised_examples=TRAIN_ON_TURNS, prompt_roles=("user",))
 
     def __reduce__(self) -> tuple[Any, ...]:
         # By name, plus what the fast encoder found about the snapshot (tied to its content hash):
@@ -94,8 +98,26 @@ class PieceRenderer:
         ids, owners = self._enc.encode_with_messages(self._pieces(messages, tools, add_generation_prompt))
         return RenderedTokens(ids, owners)
 
-    def build_generation_prompt(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, prefill: str | None = None) -> list[int]:
-        return self._enc.encode(self._pieces(messages, tools, True)) + self._enc.text_ids(prefill or "")
+    def build_generation_prompt(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, prefill: str | None = None,
+                                role: str = "assistant") -> list[int]:
+        if role == "assistant":
+            return self._enc.encode(self._pieces(messages, tools, True)) + self._enc.text_ids(prefill or "")
+        if role not in self.capabilities.prompt_roles:
+            raise ValueError(f"role must be assistant or one of {', '.join(self.capabilities.prompt_roles)}, not {role!r}")
+        return self._enc.encode(self._opened_turn(messages, tools, role)) + self._enc.text_ids(prefill or "")
+
+    def _opened_turn(self, messages: Sequence[dict[str, Any]], tools: Any, role: str) -> Pieces:
+        """The pieces of ``messages`` followed by a ``role`` message, up to where its content
+        starts: the family writes the turn as it writes any such message, so the header is its own."""
+        validate_messages(messages, parts=self.capabilities.images)
+        pieces = self._pieces([*messages, {"role": role, "content": _TURN_PROBE}], tools, False)
+        at = next((k for k, p in enumerate(pieces) if p[0] != "m" and _TURN_PROBE in p[1]), None)
+        if at is None:
+            raise InvalidMessagesError(f"message {len(messages)}: this template writes no content for a {role} turn after "
+                                       "these messages, so no prompt opens one")
+        kind, text = pieces[at][0], pieces[at][1]
+        head = text[: text.index(_TURN_PROBE)]
+        return [*pieces[:at], *([(kind, head)] if head else [])]
 
     def build_supervised_example(
         self, messages: Sequence[dict[str, Any]], *, tools: Any = None, train_on: str = "last_assistant_message"

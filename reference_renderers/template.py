@@ -43,7 +43,8 @@ class TemplateRenderer:
         self._variant = self._entry.variant(self.variant)
         self._oracle = Oracle(self._entry)
         self.tokenizer = self._oracle.tok
-        self.capabilities = Capabilities(bridge=False, streaming=True, openai_message=True, supervised_examples=TRAIN_ON_TURNS)
+        self.capabilities = Capabilities(bridge=False, streaming=True, openai_message=True, supervised_examples=TRAIN_ON_TURNS,
+                                         prompt_roles=("user",))
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (self.model_id, self.variant))
@@ -63,8 +64,20 @@ class TemplateRenderer:
     def render(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, add_generation_prompt: bool = False) -> RenderedTokens:
         return RenderedTokens(self._encode(messages, tools, add_generation_prompt))
 
-    def build_generation_prompt(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, prefill: str | None = None) -> list[int]:
-        ids = self._encode(messages, tools, True)
+    def build_generation_prompt(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, prefill: str | None = None,
+                                role: str = "assistant") -> list[int]:
+        if role == "assistant":
+            ids = self._encode(messages, tools, True)
+        elif role in self.capabilities.prompt_roles:
+            from conformance.oracle import TemplateRenderError
+
+            validate_messages(messages)
+            try:
+                ids = self._oracle.open_turn(list(messages), tools, self._variant, role).ids
+            except TemplateRenderError as e:
+                raise InvalidMessagesError(f"message {len(messages)}: the {self.model_id} template opens no {role} turn here: {e}") from e
+        else:
+            raise ValueError(f"role must be assistant or one of {', '.join(self.capabilities.prompt_roles)}, not {role!r}")
         if prefill:
             ids += self._oracle.text_encoder.encode(prefill, add_special_tokens=False).ids
         return ids

@@ -52,16 +52,24 @@ class IgnoresTrainFlags(Qwen3Renderer):
 class IgnoresPrefill(Qwen3Renderer):
     """Takes ``prefill`` and drops it: the sampler starts the answer afresh."""
 
-    def build_generation_prompt(self, messages, *, tools=None, prefill=None):
-        return super().build_generation_prompt(messages, tools=tools)
+    def build_generation_prompt(self, messages, *, tools=None, prefill=None, role="assistant"):
+        return super().build_generation_prompt(messages, tools=tools, role=role)
+
+
+class OpensEveryTurnAsAssistant(Qwen3Renderer):
+    """Claims user-turn prompts and opens an assistant turn whatever the role: a user simulator
+    would write the assistant's answer."""
+
+    def build_generation_prompt(self, messages, *, tools=None, prefill=None, role="assistant"):
+        return super().build_generation_prompt(messages, tools=tools, prefill=prefill)
 
 
 class SharedScratch(Qwen3Renderer):
     """Builds every generation prompt in one buffer kept on the renderer: right alone, and mixes
     two conversations' ids when two threads build prompts at once."""
 
-    def build_generation_prompt(self, messages, *, tools=None, prefill=None):
-        ids = super().build_generation_prompt(messages, tools=tools, prefill=prefill)
+    def build_generation_prompt(self, messages, *, tools=None, prefill=None, role="assistant"):
+        ids = super().build_generation_prompt(messages, tools=tools, prefill=prefill, role=role)
         self._scratch = []
         for i in ids:
             self._scratch.append(i)
@@ -328,9 +336,9 @@ class _Refuses(Qwen3Renderer):
         self._check(messages)
         return super().render(messages, tools=tools, add_generation_prompt=add_generation_prompt)
 
-    def build_generation_prompt(self, messages, *, tools=None, prefill=None):
+    def build_generation_prompt(self, messages, *, tools=None, prefill=None, role="assistant"):
         self._check(messages)
-        return super().build_generation_prompt(messages, tools=tools, prefill=prefill)
+        return super().build_generation_prompt(messages, tools=tools, prefill=prefill, role=role)
 
     def build_supervised_example(self, messages, *, tools=None, train_on="last_assistant_message"):
         self._check(messages)
@@ -364,10 +372,10 @@ class SystemPromptMissingFromGenerationPrompt(Qwen3Renderer):
     # renderer itself would make this mutant racy as well (caught there, rightly).
     _local = threading.local()
 
-    def build_generation_prompt(self, messages, *, tools=None, prefill=None):
+    def build_generation_prompt(self, messages, *, tools=None, prefill=None, role="assistant"):
         if not getattr(self._local, "exact", False) and [m["role"] for m in messages] == ["system", "user"]:
             messages = messages[1:]
-        return super().build_generation_prompt(messages, tools=tools, prefill=prefill)
+        return super().build_generation_prompt(messages, tools=tools, prefill=prefill, role=role)
 
     def build_supervised_example(self, messages, *, tools=None, train_on="last_assistant_message"):
         self._local.exact = True

@@ -48,7 +48,7 @@ def test_the_corpus_covers_what_the_registry_promises():
     [
         ([{"role": "user", "content": "hi"}, {"role": "robot", "content": "x"}], r"message 1: unknown role 'robot'"),
         ([{"role": "user", "content": 42}], r"message 0 \(user\): content must be a string, got int"),
-        ([{"role": "user", "content": ["hi"]}], r"message 0 \(user\): content is a list of parts \(text and images\); this renderer takes text"),
+        ([{"role": "user", "content": ["hi"]}], r"message 0 \(user\): content is a list of parts \(text and images\)"),
         ([{"role": "user", "content": "x"}, {"role": "assistant", "content": None, "tool_calls": [
             {"id": "abcdefghi", "type": "function", "function": {"name": "f", "arguments": "{oops"}}]}],
          r"message 1 tool_calls\[0\]: tool-call arguments are not valid JSON"),

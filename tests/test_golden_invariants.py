@@ -11,7 +11,9 @@ and the registry pins, with plain text searches:
 * a completion holds its message: its content, its tool calls' string arguments; a call the
   completion holds is expected (a call whose name the template drops is still a call);
 * tool arguments render as the case wrote them where the template writes a JSON text verbatim;
-* a sampled example's completion ends with a stop id.
+* a sampled example's completion ends with a stop id;
+* a user-turn prompt decodes to its text, holds the conversation's last answer, and ends with a
+  user turn's header.
 """
 
 from __future__ import annotations
@@ -143,6 +145,19 @@ def _check(name: str, g: dict[str, Any], pins: dict[str, Any]) -> list[str]:
                 gone = {d["field"] for d in g["dropped"] if d["message"] == i}
                 if isinstance(args, str) and f"tool_calls[{j}]" not in gone and args not in full_text:
                     problems.append(f"message {i} tool_calls[{j}]: arguments are not rendered as the case wrote them ({args[:40]!r})")
+    up = g.get("user_prompt")
+    if up and not up.get("error"):
+        text = _text(up["tokens"])
+        if unicodedata.normalize("NFC", text) != unicodedata.normalize("NFC", up["text"]):  # Qwen's tokenizer normalizes
+            problems.append("user_prompt: its tokens do not decode to its text")
+        # The answer after any think block (Qwen3 moves reasoning out of history once a user follows).
+        answer = (last.get("content") or "").split("</think>")[-1].strip() if last["role"] == "assistant" else ""
+        if len(answer) >= 4 and answer in g["full"]["text"] and answer not in text:
+            problems.append(f"user_prompt: does not hold the conversation's last answer {answer[:30]!r}")
+        # After the answer comes a user turn's header (Mistral folds the system prompt in after it).
+        after = text[text.rfind(answer) + len(answer):] if len(answer) >= 4 and answer in text else _text(up["tokens"][-6:])
+        if not any(marker in after for marker in ("user", "User", "[INST]")):
+            problems.append(f"user_prompt: ends with {after[-40:]!r}, no user turn's header after the last answer")
     for ex in g.get("sampled_examples", []):
         if not ex.get("error") and ex["completion"][-1][0] not in stops:
             problems.append(f"sampled example of message {ex['message']} ends with {ex['completion'][-1][1]!r}, not a stop id")
@@ -255,3 +270,21 @@ def test_per_message_spans_each_start_in_their_own_message():
                 if k in runs and not runs[k][0] <= start < nxt:
                     problems.append(f"{name}: message {k}'s span starts at {start}, outside [{runs[k][0]}, {nxt})")
     assert checked > 500 and not problems, f"{checked} goldens checked; " + "\n".join(problems[:20])
+
+
+def test_the_invariants_catch_a_user_prompt_that_opens_the_wrong_turn():
+    """A user-turn prompt cut at the assistant's header (an oracle that opened the wrong turn), or
+    before the conversation's last answer, is caught."""
+    q = load_registry()["Qwen/Qwen3-8B"]
+    qd = golden_dir(q)
+    pins = json.loads((qd / "manifest.json").read_text())["registry"]
+    g = json.loads((qd / "thinking" / "basic-two-turns.json").read_text())
+    assert not _check("ok", g, pins)
+    up = g["user_prompt"]
+    tok = _tokenizer("Qwen/Qwen3-8B")
+    wrong = [[i, tok.decode([i])] for i in tok.encode("<|im_start|>assistant\n", add_special_tokens=False)]
+    text = up["text"].removesuffix("user\n") + "assistant\n"
+    as_assistant = {**g, "user_prompt": {**up, "tokens": up["tokens"][:-3] + wrong, "text": text}}
+    assert any("no user turn's header" in p for p in _check("assistant", as_assistant, pins))
+    early = {**g, "user_prompt": {**g["prompt"]}}
+    assert any("does not hold the conversation's last answer" in p for p in _check("early", early, pins))

@@ -38,6 +38,7 @@ MUTANTS: dict[str, Mutant] = {
     "SystemPromptMissingFromGenerationPrompt": Mutant(("test_template_parity.py::test_generation_prompt_matches_template",),
                                                       also=(GENERATED,)),
     "IgnoresPrefill": Mutant(("test_template_parity.py::test_generation_prompt_with_prefill_is_the_prompt_then_the_text",)),
+    "OpensEveryTurnAsAssistant": Mutant(("test_template_parity.py::test_generation_prompt_for_a_user_turn_matches_template",)),
     "WrongStopId": Mutant(("test_stop_sequences.py::test_stop_ids_include_the_turn_closing_id",)),
     "PlainTextStopId": Mutant(("test_stop_sequences.py::test_stop_ids_are_special_tokens",)),
     "StopsOnThinkClose": Mutant(("test_stop_sequences.py::test_stop_ids_never_cut_an_assistant_turn",)),

@@ -45,8 +45,11 @@ class NativeAdapter:
             return RenderedTokens(_ids(out.ids, "render"), out.message_indices)
         return RenderedTokens(_ids(out, "render"))
 
-    def build_generation_prompt(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, prefill: str | None = None) -> list[int]:
-        return _ids(self.renderer.build_generation_prompt(messages, tools=tools, prefill=prefill), "build_generation_prompt")
+    def build_generation_prompt(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, prefill: str | None = None,
+                                role: str = "assistant") -> list[int]:
+        # role= only where asked for: a renderer that claims no prompt_roles need not take it.
+        extra = {} if role == "assistant" else {"role": role}
+        return _ids(self.renderer.build_generation_prompt(messages, tools=tools, prefill=prefill, **extra), "build_generation_prompt")
 
     def build_supervised_example(
         self, messages: Sequence[dict[str, Any]], *, tools: Any = None, train_on: str = "last_assistant_message"

@@ -187,7 +187,16 @@ class Derivation:
                     )
         if not minimal:
             rec["weights"], rec["sampled_examples"] = self._weights(full.ids, rec["full"]["attribution"], tail)
+            rec["user_prompt"] = self._user_prompt()
         return rec
+
+    def _user_prompt(self) -> dict[str, Any]:
+        """The prompt that opens a user turn after the conversation (a user simulator samples the
+        next user message from it): :meth:`Oracle.open_turn`."""
+        try:
+            return self._encoded(self.oracle.open_turn(self.messages, self.tools, self.variant, "user"))
+        except TemplateRenderError as e:
+            return {"error": f"the template opens no user turn after this conversation: {e}"}
 
     def _dropped(self) -> list[dict[str, Any]]:
         """Message fields the template does not render, in whole or in part (it dropped them).

@@ -45,6 +45,7 @@ __all__ = ["GENERATOR_VERSION", "Oracle", "TemplateRenderError"]
 GENERATOR_VERSION = "6"
 _SENTINEL_OPEN, _SENTINEL_CLOSE = "\ue000", "\ue001"  # private use: never in real text
 _CONTENT_ROLES = ("system", "user", "tool")
+_TURN_PROBE = "\ue008"  # the content of the turn open_turn opens: private use, encoded apart from any header
 
 
 class TemplateRenderError(Exception):
@@ -233,6 +234,29 @@ class Oracle:
             note = "the template inspects content: with look-alikes kept as text it renders differently"
         safe = self._encode_structure_and_text(sent_text, table)
         return Encoded(self._restore(sent_text, table), safe, literal, found, note)
+
+    def open_turn(self, messages: Sequence[dict[str, Any]], tools: Any, variant: Variant, role: str) -> Encoded:
+        """The prompt that opens a turn of ``role`` after ``messages`` (a user simulator's prompt
+        for ``user``): the template's render of the messages followed by a message of that role,
+        up to where its content starts. Its ids are that render's own (earlier content encoded as
+        text), cut where the rest of the text encodes alone; raises TemplateRenderError where the
+        template cannot render such a message, or writes its content other than once verbatim, or
+        where the header's last token and the content would share a token (no cut exists)."""
+        enc = self.encode([*messages, {"role": role, "content": _TURN_PROBE}], tools, variant, add_generation_prompt=False)
+        if enc.text.count(_TURN_PROBE) != 1:
+            raise TemplateRenderError(f"the template does not write a new {role} message's content once, verbatim")
+        at = enc.text.index(_TURN_PROBE)
+        rest = self.encode_text(enc.text[at:])
+        cut = len(enc.ids) - len(rest)
+        # The prompt's last token must end where the content starts (decoding the whole prefix would
+        # not do: a tokenizer that normalizes text, NFC for Qwen, decodes history differently).
+        last = self.tok.decode(enc.ids[cut - 1 : cut], skip_special_tokens=False) if cut > 0 else None
+        if enc.ids[cut:] != rest or last is None or not enc.text[:at].endswith(last):
+            raise TemplateRenderError(f"the {role} turn's header and its content share a token: no prompt ends where the content starts")
+        # apply_chat_template(tokenize=True) makes look-alikes special ids: its cut is as far from the end.
+        lcut = len(enc.literal_ids) - len(rest)
+        literal = enc.literal_ids[:lcut] if enc.literal_ids[lcut:] == rest else enc.ids[:cut]
+        return Encoded(enc.text[:at], enc.ids[:cut], literal, enc.injected, enc.safe_note)
 
     def encode_text(self, text: str) -> list[int]:
         """Rendered text to ids: added tokens in it are structure (their ids), the rest is text."""

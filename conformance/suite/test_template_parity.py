@@ -19,6 +19,7 @@ from conformance.suite.support import (
     repro,
     require,
     require_case_capabilities,
+    skip_template_fact,
 )
 
 
@@ -69,6 +70,24 @@ def test_generation_prompt_with_prefill_is_the_prompt_then_the_text(conformance_
     # One message for the whole behaviour, whatever the prefill's text: one finding.
     assert list(got) != want, f"the prefill is dropped: the prompt ends where it ends without one\n{repro(conformance_ctx, case, call)}"
     assert_ids_equal(conformance_ctx, case, expected, got, "generation prompt with prefill", call)
+
+
+def test_generation_prompt_for_a_user_turn_matches_template(conformance_ctx, renderer, case):
+    """``build_generation_prompt(messages, role="user")`` (capability ``prompt_roles``; tinker-cookbook's
+    ``role=``, for user simulators) opens a user turn after the whole conversation: the template's
+    render of the conversation followed by a user message, up to where that message's content
+    starts (goldens' ``user_prompt``)."""
+    require(conformance_ctx, "prompt_roles")
+    if "user" not in renderer.capabilities.prompt_roles:
+        pytest.skip(f"capability not claimed: prompt_roles has no 'user' ({renderer.capabilities.prompt_roles})")
+    require_case_capabilities(conformance_ctx, case)
+    g = conformance_ctx.golden(case)
+    if g.user_prompt is None:
+        skip_template_fact("no user-turn prompt", "case does not end with an assistant message")
+    prompt = derived(g.user_prompt, "the template opens no user turn here")
+    got = call_or_refusal(g, lambda: renderer.build_generation_prompt(case.messages_list(), tools=case.tools_list(), role="user"))
+    assert_ids_equal(conformance_ctx, case, conformance_ctx.expected_ids(prompt), got, "user-turn prompt",
+                     "renderer.build_generation_prompt(messages, tools=tools, role='user')", literal=prompt.literal_ids)
 
 
 def test_full_conversation_matches_template(conformance_ctx, renderer, case):
