@@ -140,6 +140,8 @@ class Capabilities:
     #: roles other than ``assistant`` whose turn ``build_generation_prompt(role=)`` opens (``("user",)``:
     #: a user simulator's prompt; claimed explicitly, the suite never passes ``role=`` otherwise)
     prompt_roles: tuple[str, ...] = ()
+    #: ``create_conversation_prefix_with_tools(tools, system_prompt)`` exists (claimed explicitly)
+    tool_prefix: bool = False
     train_on: tuple[str, ...] = TRAIN_ON
     #: train-on choices ``build_supervised_examples`` (one example per sampled turn) serves; empty:
     #: the renderer has no such method
@@ -161,6 +163,10 @@ class Renderer(Protocol):
       With ``role=R`` (R in ``capabilities.prompt_roles``; tinker-cookbook's ``role=``, e.g. a user
       simulator's ``"user"``) it opens a turn of R instead: the template's render of the messages
       followed by a message of role R, up to where that message's content starts.
+    * ``create_conversation_prefix_with_tools(tools, system_prompt="")`` (capability ``tool_prefix``;
+      tinker-cookbook's) returns messages that, followed by a conversation without its system
+      message, make every method above give what it gives for that conversation with ``tools=`` and
+      that system prompt (none where it is empty), without ``tools=``.
     * ``build_supervised_example(messages, tools=, train_on=)`` returns the full render's ids and a
       weight per id: 1 exactly on the chosen assistant messages' tokens, 0 elsewhere (*loss
       weights*). A message's tokens are the ones the model sampled for it (from the end of its

@@ -27,6 +27,7 @@ from reference_renderers.fast_bpe import fast_text_encoder, unformable_entries
 from reference_renderers.openai_message import to_openai
 from reference_renderers.parsers import parse_ids
 from reference_renderers.streaming import stream_parse
+from reference_renderers.tool_prefix import declared_tools, prefix_with_tools
 from reference_renderers.training import TRAIN_ON_TURNS, Training
 
 __all__ = ["PieceRenderer"]
@@ -80,7 +81,7 @@ class PieceRenderer:
         self._enc = PieceEncoder(self.tokenizer, text, parallel=os.environ.get("REFERENCE_RENDERERS_PARALLEL") == "1")
         self._stop_ids = [self._enc.id(t) for t in entry.end_of_turn]
         self.capabilities = Capabilities(bridge=self.bridge, streaming=True, openai_message=True, train_on=TRAIN_ON_CHOICES,
-                                         supervised_examples=TRAIN_ON_TURNS, prompt_roles=("user",))
+                                         supervised_examples=TRAIN_ON_TURNS, prompt_roles=("user",), tool_prefix=True)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # By name, plus what the fast encoder found about the snapshot (tied to its content hash):
@@ -94,12 +95,19 @@ class PieceRenderer:
     def _pieces(self, messages: Sequence[dict[str, Any]], tools: Any, agp: bool) -> Pieces:
         raise NotImplementedError
 
+    def create_conversation_prefix_with_tools(self, tools: Sequence[dict[str, Any]], system_prompt: str = "") -> list[dict[str, Any]]:
+        """One system message carrying the tools and the system prompt
+        (:mod:`reference_renderers.tool_prefix`): read back as ``tools=`` by every method."""
+        return prefix_with_tools(tools, system_prompt)
+
     def render(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, add_generation_prompt: bool = False) -> RenderedTokens:
+        messages, tools, shift = declared_tools(messages, tools)
         ids, owners = self._enc.encode_with_messages(self._pieces(messages, tools, add_generation_prompt))
-        return RenderedTokens(ids, owners)
+        return RenderedTokens(ids, [o + shift if o >= 0 else o for o in owners] if shift else owners)
 
     def build_generation_prompt(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, prefill: str | None = None,
                                 role: str = "assistant") -> list[int]:
+        messages, tools, _ = declared_tools(messages, tools)
         if role == "assistant":
             return self._enc.encode(self._pieces(messages, tools, True)) + self._enc.text_ids(prefill or "")
         if role not in self.capabilities.prompt_roles:
@@ -126,6 +134,7 @@ class PieceRenderer:
         on the trained tokens of ``train_on`` (see :mod:`reference_renderers.training`)."""
         if train_on not in self.capabilities.train_on:
             raise ValueError(f"train_on must be one of {', '.join(self.capabilities.train_on)}, not {train_on!r}")
+        messages, tools, _ = declared_tools(messages, tools)
         validate_messages(messages, parts=self.capabilities.images)
         return Training(self, messages, tools).example(train_on)
 
@@ -137,6 +146,7 @@ class PieceRenderer:
         history than when sampling them)."""
         if train_on not in TRAIN_ON_TURNS:
             raise ValueError(f"train_on must be one of {', '.join(TRAIN_ON_TURNS)}, not {train_on!r}")
+        messages, tools, _ = declared_tools(messages, tools)
         validate_messages(messages, parts=self.capabilities.images)
         return Training(self, messages, tools).sampled_examples(train_on)
 

@@ -26,6 +26,7 @@ from conformance.protocol import (
 from reference_renderers.openai_message import to_openai
 from reference_renderers.parsers import family_parser, parse_with
 from reference_renderers.streaming import stream_parse
+from reference_renderers.tool_prefix import declared_tools, prefix_with_tools
 
 __all__ = ["TemplateRenderer"]
 
@@ -44,7 +45,7 @@ class TemplateRenderer:
         self._oracle = Oracle(self._entry)
         self.tokenizer = self._oracle.tok
         self.capabilities = Capabilities(bridge=False, streaming=True, openai_message=True, supervised_examples=TRAIN_ON_TURNS,
-                                         prompt_roles=("user",))
+                                         prompt_roles=("user",), tool_prefix=True)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (self.model_id, self.variant))
@@ -61,11 +62,16 @@ class TemplateRenderer:
         except TemplateRenderError as e:
             raise InvalidMessagesError(f"the {self.model_id} template cannot render these messages: {e}") from e
 
+    def create_conversation_prefix_with_tools(self, tools: Sequence[dict[str, Any]], system_prompt: str = "") -> list[dict[str, Any]]:
+        return prefix_with_tools(tools, system_prompt)
+
     def render(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, add_generation_prompt: bool = False) -> RenderedTokens:
+        messages, tools, _ = declared_tools(messages, tools)
         return RenderedTokens(self._encode(messages, tools, add_generation_prompt))
 
     def build_generation_prompt(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, prefill: str | None = None,
                                 role: str = "assistant") -> list[int]:
+        messages, tools, _ = declared_tools(messages, tools)
         if role == "assistant":
             ids = self._encode(messages, tools, True)
         elif role in self.capabilities.prompt_roles:
@@ -87,6 +93,7 @@ class TemplateRenderer:
         """The oracle's own rule (this renderer *is* the template): :mod:`conformance.oracle.turn_spans`."""
         if train_on not in self.capabilities.train_on:
             raise ValueError(f"train_on must be one of {', '.join(self.capabilities.train_on)}, not {train_on!r}")
+        messages, tools, _ = declared_tools(messages, tools)
         spans, ids = self._turn_spans(messages, tools)
         if train_on == "all_tokens":
             return SupervisedExample(ids, [1.0] * len(ids))
@@ -97,6 +104,7 @@ class TemplateRenderer:
 
     def build_supervised_examples(self, messages: Sequence[dict[str, Any]], *, tools: Any = None,
                                   train_on: str = "all_assistant_messages") -> list[SupervisedExample]:
+        messages, tools, _ = declared_tools(messages, tools)
         spans, _ = self._turn_spans(messages, tools)
         out = []
         for k in self._turns(messages, train_on):

@@ -64,6 +64,13 @@ class OpensEveryTurnAsAssistant(Qwen3Renderer):
         return super().build_generation_prompt(messages, tools=tools, prefill=prefill)
 
 
+class ToolPrefixWithoutSystemPrompt(Qwen3Renderer):
+    """Declares the tools in its conversation prefix and forgets the system prompt given with them."""
+
+    def create_conversation_prefix_with_tools(self, tools, system_prompt=""):
+        return super().create_conversation_prefix_with_tools(tools, "")
+
+
 class SharedScratch(Qwen3Renderer):
     """Builds every generation prompt in one buffer kept on the renderer: right alone, and mixes
     two conversations' ids when two threads build prompts at once."""

@@ -146,6 +146,38 @@ def test_tinker_openai_message_is_its_own_and_renders_through_hf(tinker_qwen):
     assert text == g.full.text
 
 
+def test_tinker_user_turn_prompt_is_its_own_and_what_hf_writes(tinker_qwen):
+    """``role="user"`` reaches tinker's ``build_generation_prompt`` unchanged, and after a system
+    message tinker opens the user turn as HF's template does (the text before a user message's
+    content). After an answer it does not: tinker keeps the answer's empty think block, which the
+    template drops once a user message follows (a finding of tinker's, judged by the suite)."""
+    raw, r = tinker_qwen
+    assert r.capabilities.prompt_roles == ("user",)
+    tok = QWEN.tokenizer()
+    for msgs in ([{"role": "system", "content": "Be brief."}], CASES["basic-two-turns"].messages_list()):
+        ids = r.build_generation_prompt(msgs, role="user")
+        assert ids == [int(i) for i in raw.build_generation_prompt(msgs, role="user").to_ints()]
+    text = tok.apply_chat_template([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "\ue008"}], tokenize=False)
+    assert tok.decode(r.build_generation_prompt([{"role": "system", "content": "Be brief."}], role="user")) == text[: text.index("\ue008")]
+    golden = load_golden(QWEN, "thinking", "basic-two-turns").user_prompt
+    assert "<think>\n\n</think>" in tok.decode(ids) and "<think>\n\n</think>" not in golden.text
+
+
+def test_tinker_tool_prefix_is_its_own_and_renders_as_hf_with_tools(tinker_qwen):
+    """The adapter's prefix is tinker's ``create_conversation_prefix_with_tools`` (tool specs as
+    tinker takes them); followed by the conversation it gives HF's prompt with ``tools=``."""
+    raw, r = tinker_qwen
+    assert r.capabilities.tool_prefix
+    case = CASES["tools-with-system"]
+    msgs, tools = case.messages_list(), case.tools_list()
+    prefix = r.create_conversation_prefix_with_tools(tools, msgs[0]["content"])
+    assert prefix == list(raw.create_conversation_prefix_with_tools([t["function"] for t in tools], msgs[0]["content"]))
+    prompt_msgs = msgs[1:-1] if msgs[-1]["role"] == "assistant" else msgs[1:]
+    ids = r.build_generation_prompt(prefix + prompt_msgs)
+    want = QWEN.tokenizer().apply_chat_template(msgs[: len(prompt_msgs) + 1], tools=tools, add_generation_prompt=True, tokenize=False)
+    assert QWEN.tokenizer().decode(ids) == want
+
+
 def test_tinker_supervised_weights_cover_the_final_answer(tinker_qwen):
     _, r = tinker_qwen
     msgs = CASES["basic-two-turns"].messages_list()

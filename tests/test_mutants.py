@@ -39,6 +39,8 @@ MUTANTS: dict[str, Mutant] = {
                                                       also=(GENERATED,)),
     "IgnoresPrefill": Mutant(("test_template_parity.py::test_generation_prompt_with_prefill_is_the_prompt_then_the_text",)),
     "OpensEveryTurnAsAssistant": Mutant(("test_template_parity.py::test_generation_prompt_for_a_user_turn_matches_template",)),
+    "ToolPrefixWithoutSystemPrompt": Mutant(
+        ("test_template_parity.py::test_tool_prefix_then_conversation_is_the_template_with_tools[tools-with-system]",)),
     "WrongStopId": Mutant(("test_stop_sequences.py::test_stop_ids_include_the_turn_closing_id",)),
     "PlainTextStopId": Mutant(("test_stop_sequences.py::test_stop_ids_are_special_tokens",)),
     "StopsOnThinkClose": Mutant(("test_stop_sequences.py::test_stop_ids_never_cut_an_assistant_turn",)),

@@ -227,3 +227,32 @@ def test_a_plain_sft_conversation_trains_on_every_variant(model_id):
         whole = r.build_supervised_example(msgs, train_on="all_assistant_messages")
         trained = r.tokenizer.decode([t for t, w in zip(whole.ids, whole.weights) if w])
         assert all(a in trained for a in ("Hello.", "Lima.", "You're welcome.")) and "Capital" not in trained, (variant, trained)
+
+
+_WEATHER = [{"type": "function", "function": {"name": "get_weather", "description": "Weather for a city.",
+                                              "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+
+
+def test_a_tool_prefix_is_read_back_as_tools_and_keeps_message_indices():
+    """The prefix declares tools once; every method reads it back as ``tools=``. Where its system
+    prompt is empty it stands for no message, and the conversation's indices stay the caller's."""
+    r = get_renderer("Qwen/Qwen3-8B")
+    msgs = [{"role": "user", "content": "Weather in Paris?"}, {"role": "assistant", "content": "Sunny."}]
+    want = r.render(msgs, tools=_WEATHER)
+    prefix = r.create_conversation_prefix_with_tools(_WEATHER)
+    got = r.render(prefix + msgs)
+    assert got.ids == want.ids
+    assert got.message_indices == [i + 1 if i >= 0 else i for i in want.message_indices]
+    assert r.build_generation_prompt(prefix + msgs[:1]) == r.build_generation_prompt(msgs[:1], tools=_WEATHER)
+    sys_prefix = r.create_conversation_prefix_with_tools(_WEATHER, "Be brief.")
+    with_system = [{"role": "system", "content": "Be brief."}, *msgs]
+    assert r.build_supervised_example(sys_prefix + msgs).weights == r.build_supervised_example(with_system, tools=_WEATHER).weights
+
+
+def test_tools_declared_twice_or_by_a_user_message_are_refused_by_name():
+    r = get_renderer("Qwen/Qwen3-8B")
+    prefix = r.create_conversation_prefix_with_tools(_WEATHER)
+    with pytest.raises(InvalidMessagesError, match="message 0 declares tools and tools= is given as well"):
+        r.render([*prefix, {"role": "user", "content": "hi"}], tools=_WEATHER)
+    with pytest.raises(InvalidMessagesError, match=r"message 0 \(user\): only a system message declares tools"):
+        r.render([{"role": "user", "content": "hi", "declares_tools": _WEATHER}])

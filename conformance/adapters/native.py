@@ -71,6 +71,12 @@ class NativeAdapter:
                 raise TypeError(f"parse_response_streaming yielded {type(delta).__name__} {delta!r:.60}: expected a ResponseDelta")
             yield delta
 
+    def create_conversation_prefix_with_tools(self, tools: Sequence[dict[str, Any]], system_prompt: str = "") -> list[dict[str, Any]]:
+        out = self.renderer.create_conversation_prefix_with_tools(tools, system_prompt)
+        if not isinstance(out, list) or not all(isinstance(m, dict) for m in out):
+            raise TypeError(f"create_conversation_prefix_with_tools returned {out!r:.80}: expected a list of messages (dicts)")
+        return out
+
     def to_openai_message(self, ids: Sequence[int]) -> dict[str, Any]:
         out = self.renderer.to_openai_message(list(ids))
         if not isinstance(out, dict):

@@ -10,7 +10,9 @@ ids. Messages are converted to tinker's own form: reasoning becomes a ``thinking
 before the text, tool calls become ``ToolCall`` objects with JSON-string arguments. Tools are
 declared the way tinker-cookbook documents it: ``create_conversation_prefix_with_tools(tools,
 system_prompt)`` replaces the leading system message; capability ``tools`` only where that works
-for the renderer (tinker's Llama 3 raises ``NotImplementedError`` for it).
+for the renderer (tinker's Llama 3 raises ``NotImplementedError`` for it); the same prefix is
+offered as ``create_conversation_prefix_with_tools`` (capability ``tool_prefix``), and tinker's
+``role=`` as user-turn prompts (capability ``prompt_roles``) where its method takes it.
 """
 
 from __future__ import annotations
@@ -121,10 +123,22 @@ class TinkerAdapter:
         self.renderer = renderer
         self.tokenizer = tokenizer
         self.has_extension_property = bool(getattr(renderer, "has_extension_property", False))
-        self.capabilities = Capabilities(tools=self._declares_tools(), bridge=False, full_render=False,
+        declares = self._declares_tools()  # tools go through its prefix: both capabilities or neither
+        self.capabilities = Capabilities(tools=declares, bridge=False, full_render=False,
                                          streaming=bool(getattr(renderer, "supports_streaming", False)),
                                          openai_message=callable(getattr(renderer, "to_openai_message", None)),
+                                         prompt_roles=("user",) if self._takes_role() else (),
+                                         tool_prefix=declares,
                                          train_on=TRAIN_ON + ((CUSTOMIZED,) if self._has_customized() else ()))
+
+    def _takes_role(self) -> bool:
+        """Whether tinker's ``build_generation_prompt`` takes ``role=`` (the turn it opens)."""
+        import inspect
+
+        try:
+            return "role" in inspect.signature(self.renderer.build_generation_prompt).parameters
+        except (TypeError, ValueError):
+            return False
 
     @staticmethod
     def _has_customized() -> bool:
@@ -156,8 +170,13 @@ class TinkerAdapter:
             return RenderedTokens(self.build_generation_prompt(messages, tools=tools))
         return RenderedTokens(self.build_supervised_example(messages, tools=tools, train_on="all_assistant_messages").ids)
 
-    def build_generation_prompt(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, prefill: str | None = None) -> list[int]:
-        return _ints(self.renderer.build_generation_prompt(self._messages(messages, tools), role="assistant", prefill=prefill))
+    def build_generation_prompt(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, prefill: str | None = None,
+                                role: str = "assistant") -> list[int]:
+        return _ints(self.renderer.build_generation_prompt(self._messages(messages, tools), role=role, prefill=prefill))
+
+    def create_conversation_prefix_with_tools(self, tools: Sequence[dict[str, Any]], system_prompt: str = "") -> list[dict[str, Any]]:
+        """tinker's own prefix (its messages, passed back to it unchanged by every method)."""
+        return list(self.renderer.create_conversation_prefix_with_tools([t.get("function", t) for t in tools], system_prompt))
 
     def build_supervised_example(
         self, messages: Sequence[dict[str, Any]], *, tools: Any = None, train_on: str = "last_assistant_message"

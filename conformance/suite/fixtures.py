@@ -28,7 +28,8 @@ def renderer(conformance_ctx: Any) -> Any:
 def pytest_generate_tests(metafunc: Any) -> None:
     """``conformance_ctx``: one per variant when several are certified (the first test-id
     parameter); ``case``: every case (builtin + extra); ``multi_turn_case``: cases with two or
-    more assistant messages; ``look_alike_case``: cases whose user/system/tool text spells a token; ``image_case``: the
+    more assistant messages; ``tools_case``: cases that declare tools;
+    ``look_alike_case``: cases whose user/system/tool text spells a token; ``image_case``: the
     image cases (``fixtures/conversations/images``)."""
     plugin = _plugin(metafunc.config)
     if plugin.multi and "conformance_ctx" in metafunc.fixturenames:
@@ -45,6 +46,9 @@ def pytest_generate_tests(metafunc: Any) -> None:
 
         cs = load_image_cases(plugin.ctx.entry.root)
         metafunc.parametrize("image_case", cs, ids=[c.id for c in cs])
+    if "tools_case" in metafunc.fixturenames:
+        cs = [c for c in cases if c.tools]
+        metafunc.parametrize("tools_case", cs, ids=[c.id for c in cs])
     if "look_alike_case" in metafunc.fixturenames:
         cs = [c for c in cases if "look-alike" in c.tags or "security" in c.tags]
         metafunc.parametrize("look_alike_case", cs, ids=[c.id for c in cs])

@@ -9,6 +9,7 @@ import zlib
 
 import pytest
 
+from conformance.fixtures.golden_record import Reason
 from conformance.suite.support import (
     JUDGED_BY,
     assert_ids_equal,
@@ -88,6 +89,37 @@ def test_generation_prompt_for_a_user_turn_matches_template(conformance_ctx, ren
     got = call_or_refusal(g, lambda: renderer.build_generation_prompt(case.messages_list(), tools=case.tools_list(), role="user"))
     assert_ids_equal(conformance_ctx, case, conformance_ctx.expected_ids(prompt), got, "user-turn prompt",
                      "renderer.build_generation_prompt(messages, tools=tools, role='user')", literal=prompt.literal_ids)
+
+
+def test_tool_prefix_then_conversation_is_the_template_with_tools(conformance_ctx, renderer, tools_case):
+    """``create_conversation_prefix_with_tools(tools, system_prompt)`` (capability ``tool_prefix``;
+    tinker-cookbook's, for conversations stored without ``tools=``) followed by the conversation
+    without its system message gives, with no ``tools=``, the generation prompt and (capability
+    ``full_render``) the full render the template gives with ``tools=`` and that system prompt.
+    Judged where the renderer's generation prompt with ``tools=`` is the template's (else
+    template_parity judges the declaration)."""
+    case = tools_case
+    require(conformance_ctx, "tool_prefix")
+    require_case_capabilities(conformance_ctx, case)
+    g = conformance_ctx.golden(case)
+    prompt = derived(g.prompt, "the template cannot render the generation prompt")
+    msgs, tools = case.messages_list(), case.tools_list()
+    want = conformance_ctx.expected_ids(prompt)
+    if list(call_or_refusal(g, lambda: renderer.build_generation_prompt(prompt_messages(case), tools=tools))) != want:
+        pytest.skip(f"{JUDGED_BY} template_parity: the renderer's generation prompt with tools= differs from the template's")
+    system = msgs[0]["content"] if msgs[0]["role"] == "system" else ""
+    rest = msgs[1:] if msgs[0]["role"] == "system" else msgs
+    prefix = list(renderer.create_conversation_prefix_with_tools(tools, system))
+    call = f"prefix = renderer.create_conversation_prefix_with_tools(tools, {system[:40]!r}); renderer.build_generation_prompt(prefix + "
+    n = len(prompt_messages(case)) - (len(msgs) - len(rest))
+    got = call_or_refusal(g, lambda: renderer.build_generation_prompt(prefix + rest[:n]))
+    assert_ids_equal(conformance_ctx, case, want, got, "generation prompt after the tool prefix",
+                     call + "messages_without_system[:-1])", literal=prompt.literal_ids)
+    if renderer.capabilities.full_render and not isinstance(g.full, Reason):
+        got = call_or_refusal(g, lambda: renderer.render(prefix + rest).ids)
+        assert_ids_equal(conformance_ctx, case, conformance_ctx.expected_ids(g.full), got, "full render after the tool prefix",
+                         call.replace("build_generation_prompt", "render") + "messages_without_system).ids", literal=g.full.literal_ids,
+                         benign_ok=True)
 
 
 def test_full_conversation_matches_template(conformance_ctx, renderer, case):
