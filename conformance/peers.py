@@ -255,15 +255,32 @@ def _tinker_build(tokenizer: Any, entry: ModelEntry, v: Variant, name: str) -> A
     override for deterministic prompts) gets the registry's pinned date, as the oracle does."""
     from tinker_cookbook.renderers import get_renderer  # the peer library
 
-    r = get_renderer(name, tokenizer)
+    r = get_renderer(name, tokenizer, _tinker_image_processor(entry))
     if hasattr(r, "current_date"):
         r.current_date = entry.pinned_date
     return r
 
 
+def _tinker_image_processor(entry: ModelEntry) -> Any:
+    """For a model the registry gives an image processor (``vision``): transformers' PIL image
+    processor of the snapshot's ``preprocessor_config.json`` (tinker-cookbook's own
+    ``get_image_processor`` loads it from the hub by name, and its config names a backend that
+    needs torchvision); the image grid is the same ``smart_resize`` in both. None otherwise."""
+    if entry.vision != "qwen-vl":
+        return None
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    return Qwen2VLImageProcessorPil.from_pretrained(str(entry.snapshot().path), local_files_only=True)
+
+
 def _tinker_source(entry: ModelEntry, v: Variant, name: str) -> str:
     date = (f"if hasattr(renderer, 'current_date'):  # the date the goldens pin (the renderer would write today's)\n"
             f"    renderer.current_date = {entry.pinned_date!r}\n")
+    if entry.vision == "qwen-vl":
+        return ("from tinker_cookbook.renderers import get_renderer\n"
+                "from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil\n\n"
+                "images = Qwen2VLImageProcessorPil.from_pretrained(tok.name_or_path)  # the model's folder\n"
+                f"renderer = get_renderer({name!r}, tok, images)\n{date}")
     return f"from tinker_cookbook.renderers import get_renderer\n\nrenderer = get_renderer({name!r}, tok)\n{date}"
 
 

@@ -178,6 +178,25 @@ def test_tinker_tool_prefix_is_its_own_and_renders_as_hf_with_tools(tinker_qwen)
     assert QWEN.tokenizer().decode(ids) == want
 
 
+def test_tinker_images_are_its_own_chunks_sized_as_the_processor_sizes_them(tinker_qwen):
+    """On a vision model the factory hands tinker the snapshot's image processor; the adapter
+    turns each of tinker's image chunks into its ``expected_tokens`` pads, which gives the ids
+    transformers' processor gives (one case; the suite judges the rest)."""
+    from conformance.fixtures.cases import load_image_cases
+    from conformance.fixtures.goldens import load_image_golden
+    from conformance.images import for_renderer
+
+    raw, r = _peer("tinker", "Qwen/Qwen3.5-9B", "thinking")
+    assert r.capabilities.images
+    case = next(c for c in load_image_cases() if c.id == "image-describe")
+    msgs = for_renderer(case.messages_list())[:-1]
+    model_input = raw.build_generation_prompt(msgs)
+    chunks = [c for c in model_input.chunks if getattr(c, "type", None) == "image"]
+    g = load_image_golden(get_model("Qwen/Qwen3.5-9B"), "thinking", case.id)
+    assert [c.expected_tokens for c in chunks] == [img["tokens"] for img in g["images"]] == [300]
+    assert r.build_generation_prompt(msgs) == g["prompt"]["ids"]
+
+
 def test_tinker_supervised_weights_cover_the_final_answer(tinker_qwen):
     _, r = tinker_qwen
     msgs = CASES["basic-two-turns"].messages_list()

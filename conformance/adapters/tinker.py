@@ -44,7 +44,18 @@ _TRAIN_ON = {
 }
 
 
-def _ints(x: Any) -> list[int]:
+def _ints(x: Any, image_pad: int | None = None) -> list[int]:
+    """A ``ModelInput``'s ids. An image is an ``ImageChunk`` of ``expected_tokens`` positions, which
+    the model fills with the image's embeddings: the ids there are the processor's pads
+    (``image_pad``), as many as tinker says the image takes."""
+    chunks = getattr(x, "chunks", None)
+    if chunks is not None and any(getattr(c, "type", None) == "image" for c in chunks):
+        if image_pad is None:
+            raise TypeError("tinker returned an image chunk for a model without an image pad token")
+        out: list[int] = []
+        for c in chunks:
+            out += [image_pad] * int(c.expected_tokens) if getattr(c, "type", None) == "image" else [int(i) for i in c.tokens]
+        return out
     if hasattr(x, "to_ints"):
         x = x.to_ints()
     return [int(i) for i in x]
@@ -124,11 +135,15 @@ class TinkerAdapter:
         self.tokenizer = tokenizer
         self.has_extension_property = bool(getattr(renderer, "has_extension_property", False))
         declares = self._declares_tools()  # tools go through its prefix: both capabilities or neither
+        # Images where tinker's renderer was given an image processor (the factory does so for a
+        # model the registry gives one); their positions are the tokenizer's image pad.
+        images = getattr(renderer, "image_processor", None) is not None and tokenizer is not None
+        self._pad = int(tokenizer.convert_tokens_to_ids("<|image_pad|>")) if images else None
         self.capabilities = Capabilities(tools=declares, bridge=False, full_render=False,
                                          streaming=bool(getattr(renderer, "supports_streaming", False)),
                                          openai_message=callable(getattr(renderer, "to_openai_message", None)),
                                          prompt_roles=("user",) if self._takes_role() else (),
-                                         tool_prefix=declares,
+                                         tool_prefix=declares, images=images,
                                          train_on=TRAIN_ON + ((CUSTOMIZED,) if self._has_customized() else ()))
 
     def _takes_role(self) -> bool:
@@ -172,7 +187,7 @@ class TinkerAdapter:
 
     def build_generation_prompt(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, prefill: str | None = None,
                                 role: str = "assistant") -> list[int]:
-        return _ints(self.renderer.build_generation_prompt(self._messages(messages, tools), role=role, prefill=prefill))
+        return _ints(self.renderer.build_generation_prompt(self._messages(messages, tools), role=role, prefill=prefill), self._pad)
 
     def create_conversation_prefix_with_tools(self, tools: Sequence[dict[str, Any]], system_prompt: str = "") -> list[dict[str, Any]]:
         """tinker's own prefix (its messages, passed back to it unchanged by every method)."""
@@ -183,7 +198,7 @@ class TinkerAdapter:
     ) -> SupervisedExample:
         model_input, weights = self.renderer.build_supervised_example(self._messages(messages, tools), self._train_on(train_on))
         w = weights.tolist() if hasattr(weights, "tolist") else list(weights)
-        return SupervisedExample(_ints(model_input), [float(x) for x in w])
+        return SupervisedExample(_ints(model_input, self._pad), [float(x) for x in w])
 
     def parse_response(self, ids: Sequence[int]) -> ParsedResponse:
         try:
