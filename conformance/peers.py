@@ -239,14 +239,25 @@ def _prime_build(tokenizer: Any, entry: ModelEntry, v: Variant, cls_name: str) -
     unmapped = sorted(set(v.template_kwargs) - fields)
     if unmapped:
         raise PeerMismatchError(f"Prime {cls_name} has no option for variant {v.name!r} ({', '.join(unmapped)})")
-    return R.create_renderer(tokenizer, cfg_cls(**_prime_kwargs(entry, v, fields)))
+    r = R.create_renderer(tokenizer, cfg_cls(**_prime_kwargs(entry, v, fields)))
+    if entry.vision == "qwen-vl":
+        # Its documented way to render images: the renderer's constructor takes the model's
+        # processor (here transformers' own, of the vendored config: conformance.oracle.vision).
+        from conformance.oracle.vision import qwen_vl_processor
+
+        r = type(r)(tokenizer, r.config, processor=qwen_vl_processor(entry.snapshot().path, tokenizer))
+    return r
 
 
 def _prime_source(entry: ModelEntry, v: Variant, cls_name: str) -> str:
     # Every template kwarg (the factory refuses a variant the config cannot express), and the
     # pinned date where the config has that field.
     kwargs = _prime_kwargs(entry, v, _PRIME_FIELDS.get(cls_name, set()) | set(v.template_kwargs))
-    return f"import renderers as R\n\nrenderer = R.create_renderer(tok, R.{cls_name}(**{kwargs!r}))\n"
+    source = f"import renderers as R\n\nrenderer = R.create_renderer(tok, R.{cls_name}(**{kwargs!r}))\n"
+    if entry.vision == "qwen-vl":  # images through the model's processor (AutoProcessor needs torchvision)
+        source += ("from transformers import AutoProcessor\n\n"
+                   "renderer = type(renderer)(tok, renderer.config, processor=AutoProcessor.from_pretrained(tok.name_or_path))\n")
+    return source
 
 
 # ---- tinker-cookbook: get_renderer(name, tokenizer) ----------------------------------------------

@@ -45,6 +45,27 @@ def test_prime_style_is_detected_and_drives_the_real_library(prime_qwen):
     assert 151645 in r.stop_token_ids()
 
 
+def test_prime_images_go_through_the_processor_it_is_given(prime_qwen):
+    """On a vision model the factory passes the model's processor to Prime's renderer (its
+    constructor's ``processor=``), which expands each image as the processor does: its ids and
+    its own multimodal data (one case against the image golden; the suite judges the rest)."""
+    from conformance.fixtures.cases import load_image_cases
+    from conformance.fixtures.goldens import load_image_golden
+    from conformance.images import for_renderer
+    from conformance.peers import prime
+
+    entry = get_model("Qwen/Qwen3.5-9B")
+    raw = prime(entry.tokenizer(), model_id=entry.model_id, variant="thinking")
+    r = adapt(raw, tokenizer=entry.tokenizer())
+    assert r.capabilities.images and not prime_qwen[1].capabilities.images  # Qwen3-8B takes no images
+    case = next(c for c in load_image_cases() if c.id == "image-describe")
+    msgs = for_renderer(case.messages_list())[:-1]
+    out = raw.render(msgs, add_generation_prompt=True)
+    g = load_image_golden(entry, "thinking", case.id)
+    assert list(out.token_ids) == r.build_generation_prompt(msgs) == g["prompt"]["ids"]
+    assert out.multi_modal_data is not None
+
+
 def test_prime_parse_keeps_typed_json_and_infers_termination(prime_qwen):
     _, r = prime_qwen
     g = load_golden(QWEN, "thinking", "tools-args-booleans")

@@ -44,8 +44,13 @@ class PrimeAdapter:
         self.tokenizer = tokenizer
         self.has_extension_property = bool(getattr(renderer, "is_prefix_stable", False))
         self._prompt_tail: list[int] | None = None
+        # Images where the renderer holds an image processor: the factory passes one to a
+        # multimodal renderer's constructor (``processor=``); without it the library would load one
+        # from the hub by the tokenizer's name.
+        images = getattr(renderer, "_processor", None) is not None
         self.capabilities = Capabilities(
-            bridge=callable(getattr(renderer, "bridge_to_next_turn", None)), train_on=("all_assistant_messages",), prefill=False
+            bridge=callable(getattr(renderer, "bridge_to_next_turn", None)), train_on=("all_assistant_messages",), prefill=False,
+            images=images,
         )
 
     def render(self, messages: Sequence[dict[str, Any]], *, tools: Any = None, add_generation_prompt: bool = False) -> RenderedTokens:

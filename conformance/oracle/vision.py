@@ -27,7 +27,7 @@ from typing import Any
 
 from conformance.images import synthesize
 
-__all__ = ["VisionOracle", "PROCESSOR_FILE", "derive_image_golden"]
+__all__ = ["VisionOracle", "PROCESSOR_FILE", "derive_image_golden", "qwen_vl_processor"]
 
 #: The snapshot file that sizes images (byte-identical to upstream; see the snapshot's SOURCE.md).
 PROCESSOR_FILE = "preprocessor_config.json"
@@ -51,6 +51,18 @@ def _without_video_processor_check() -> Iterator[None]:
         ProcessorMixin.check_argument_for_proper_class = real  # type: ignore[method-assign]
 
 
+def qwen_vl_processor(path: Any, tokenizer: Any) -> Any:
+    """transformers' ``Qwen3VLProcessor`` of the snapshot folder ``path`` (its
+    ``preprocessor_config.json``) with ``tokenizer``: the PIL image backend, no video processor
+    (see the module's docstring)."""
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+    from transformers.models.qwen3_vl.processing_qwen3_vl import Qwen3VLProcessor
+
+    image_processor = Qwen2VLImageProcessorPil.from_pretrained(str(path), local_files_only=True)
+    with _without_video_processor_check():
+        return Qwen3VLProcessor(image_processor=image_processor, tokenizer=tokenizer, video_processor=None)
+
+
 class VisionOracle:
     """Expands a template's rendered text with its images into the ids the model sees."""
 
@@ -60,12 +72,8 @@ class VisionOracle:
         snap = entry.snapshot()
         if not (snap.path / PROCESSOR_FILE).is_file():
             raise ValueError(f"{entry.model_id}: snapshot {snap.name} has no {PROCESSOR_FILE}")
-        from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
-        from transformers.models.qwen3_vl.processing_qwen3_vl import Qwen3VLProcessor
-
-        self.image_processor = Qwen2VLImageProcessorPil.from_pretrained(str(snap.path), local_files_only=True)
-        with _without_video_processor_check():
-            self.processor = Qwen3VLProcessor(image_processor=self.image_processor, tokenizer=tokenizer, video_processor=None)
+        self.processor = qwen_vl_processor(snap.path, tokenizer)
+        self.image_processor = self.processor.image_processor
         self.pad_id = int(self.processor.image_token_id)
         self.start_id = int(self.processor.vision_start_token_id)
         self.end_id = int(self.processor.vision_end_token_id)

@@ -421,10 +421,12 @@ def signature_of(record: dict[str, Any]) -> tuple[str, str, str]:
     area = record["area"]
     if area == "injection" and not record.get("exception"):
         return _INJECTION + ("security",)
-    weights = _weights_signature(record.get("reason", "")) if area == "loss_weights" and not record.get("divergence") else None
+    weighted = area in ("loss_weights", "images")  # the images area words its weight failures the same way
+    weights = _weights_signature(record.get("reason", "")) if weighted and not record.get("divergence") else None
     if weights:
         choice = re.search(r"wrong tokens for (\w+)", record.get("reason", ""))
-        return f"{area}|{weights[0]}", f"{weights[1]} (supervised weights{', ' + choice.group(1) if choice else ''})", "training"
+        # One signature for both areas: a renderer's weight rule is one behaviour, images or not.
+        return f"loss_weights|{weights[0]}", f"{weights[1]} (supervised weights{', ' + choice.group(1) if choice else ''})", "training"
     if record.get("exception"):
         # One exception is one finding, whichever checks it breaks (its class: the most severe).
         exc = re.sub(r"\d+", "N", record["exception"].splitlines()[0])[:120]

@@ -118,11 +118,16 @@ def test_image_supervised_weights(conformance_ctx, renderer, image_case, train_o
     for s, e in w["spans"]:
         want[s:e] = [1.0] * (e - s)
     got = [float(x) for x in ex.weights]
+    assert len(got) == len(want), f"{len(got)} weights for {len(want)} ids"
     if got != want:
-        k = next((i for i, (a, b) in enumerate(zip(want, got)) if a != b), min(len(want), len(got)))
-        inside = next((f" (inside image {j}'s tokens [{s}, {e}))" for j, (s, e) in enumerate(side["images"]) if s <= k < e), "")
-        piece = conformance_ctx.tokenizer.decode([side["ids"][k]]) if k < len(side["ids"]) else None
-        pytest.fail(f"weight {got[k] if k < len(got) else None} at token {k} {piece!r}{inside}, expected "
-                    f"{want[k] if k < len(want) else None} ({len(got)} weights for {len(want)} ids)\n"
-                    f"{_repro(conformance_ctx, image_case, call)}", pytrace=False)
+        # Worded as the loss_weights area words it, so one behaviour is one finding in both areas.
+        tok = conformance_ctx.tokenizer
+        extra = [i for i in range(len(want)) if got[i] and not want[i]][:8]
+        missing = [i for i in range(len(want)) if want[i] and not got[i]][:8]
+        show = lambda ids: ", ".join(f"{i}:{tok.decode([side['ids'][i]])!r}" for i in ids)  # noqa: E731
+        inside = [f"image {j}'s tokens [{s}, {e})" for j, (s, e) in enumerate(side["images"])
+                  if any(s <= i < e for i in extra + missing)]
+        pytest.fail(f"weights select the wrong tokens for {train_on}{' (' + ', '.join(inside) + ')' if inside else ''}\n"
+                    f"{_repro(conformance_ctx, image_case, call)}"
+                    f"trained but should not be: [{show(extra)}]\nnot trained but should be: [{show(missing)}]", pytrace=False)
 
