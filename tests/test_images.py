@@ -191,3 +191,21 @@ def test_a_changed_image_golden_is_described_by_its_first_changed_id():
     ids[7] += 1
     assert first_record_difference(g, g) is None
     assert first_record_difference(g, {**g, "full": {**g["full"], "ids": ids}}) == f"full id 7: old {g['full']['ids'][7]} vs new {ids[7]}"
+
+
+def test_an_image_weight_failure_is_the_loss_weights_finding_and_rests_on_the_image_decision():
+    """An image weight failure is signed as loss_weights' are (one behaviour, one finding across
+    both areas); where it trains an image's tokens, the finding names the standard's decision."""
+    from conformance.report.findings import _decision
+    from conformance.suite.findings import signature_of
+
+    def record(area: str, pieces: str) -> dict[str, str]:
+        return {"area": area, "nodeid": f"test_{area}.py::t[x-all_messages]",
+                "reason": f"weights select the wrong tokens for all_messages\nreproduce: ...\n"
+                          f"trained but should not be: [{pieces}]\nnot trained but should be: []"}
+
+    think = "4:'<think>', 5:'\\n\\n'"
+    assert signature_of(record("images", think)) == signature_of(record("loss_weights", think))
+    sig, title, cls = signature_of(record("images", "4:'<|vision_start|>', 5:'<|image_pad|>'"))
+    assert cls == "training" and title.startswith("trains '<|vision_start|>' that is not the turn's own")
+    assert "An image's tokens weigh 0" in _decision(sig) and "image" not in _decision(signature_of(record("images", think))[0])

@@ -24,6 +24,9 @@ _CLASS_ORDER = ("security", "sampling", "training", "benign")
 #: Signature fragments whose expectation is a decision of this standard rather than the template's
 #: own behaviour (argued once, in the README's decisions list).
 STANDARD_DECISIONS = {
+    # Before "weights|": the first fragment a signature holds names its decision.
+    "extra:'<|vision_start|>'": "An image's tokens weigh 0 under every train-on choice but all_tokens: no choice trains a "
+                                "model to predict pixels (README: the standard's decisions).",
     "injection|": "Content is encoded as text: a template's literal render turns typed special-token text into special ids "
                   "(README: Special-token text in content). Under --conformance-injection literal this is not judged.",
     "weights|": "Training where a turn renders differently in history than sampled: its own tokens, not the template's "

@@ -23,7 +23,8 @@ import pytest
 
 from conformance.images import for_renderer
 from conformance.protocol import TRAIN_ON
-from conformance.suite.support import prompt_messages, require, skip_template_fact, token_diff
+from conformance.suite.evidence import record_note
+from conformance.suite.support import benign_tail, prompt_messages, require, skip_template_fact, token_diff
 
 
 def _golden(ctx: Any, case: Any) -> dict[str, Any]:
@@ -76,9 +77,16 @@ def _image_problems(g: dict[str, Any], side: dict[str, Any], got: Sequence[int])
     return out
 
 
-def _assert_ids(ctx: Any, case: Any, g: dict[str, Any], side: dict[str, Any], got: Sequence[int], what: str, call: str) -> None:
+def _assert_ids(ctx: Any, case: Any, g: dict[str, Any], side: dict[str, Any], got: Sequence[int], what: str, call: str,
+                *, benign_ok: bool = False) -> None:
+    """As the parity area judges ids; with ``benign_ok`` (a full render, a supervised example) the
+    template's text after the final end-of-turn token missing is a note (README decisions)."""
     want = side["ids"]
     if list(got) == want:
+        return
+    note = benign_tail(ctx.tokenizer, want, got, ctx.oracle_stop_ids) if benign_ok else None
+    if note:
+        record_note(f"{note} ({what})")
         return
     problems = _image_problems(g, side, got) if side["images"] else []
     head = "; ".join(problems) if problems else f"{what} differs from the processor's ids"
@@ -98,7 +106,7 @@ def test_image_full_render(conformance_ctx, renderer, image_case):
     require(conformance_ctx, "full_render")
     side = _side(g, "full")
     got = renderer.render(for_renderer(image_case.messages_list())).ids
-    _assert_ids(conformance_ctx, image_case, g, side, got, "full render", "renderer.render(messages).ids")
+    _assert_ids(conformance_ctx, image_case, g, side, got, "full render", "renderer.render(messages).ids", benign_ok=True)
 
 
 @pytest.mark.parametrize("train_on", TRAIN_ON)
@@ -113,10 +121,11 @@ def test_image_supervised_weights(conformance_ctx, renderer, image_case, train_o
         skip_template_fact(f"{train_on} weights are not derivable", (w or {}).get("error", "no such choice"))
     call = f"renderer.build_supervised_example(messages, train_on={train_on!r})"
     ex = renderer.build_supervised_example(for_renderer(image_case.messages_list()), train_on=train_on)
-    _assert_ids(conformance_ctx, image_case, g, side, ex.ids, "supervised example", call)
+    _assert_ids(conformance_ctx, image_case, g, side, ex.ids, "supervised example", call, benign_ok=True)
     want = [0.0] * len(side["ids"])
     for s, e in w["spans"]:
         want[s:e] = [1.0] * (e - s)
+    want = want[: len(ex.ids)]  # a benign example ends early: judged on the ids it has (the rest weighs 0)
     got = [float(x) for x in ex.weights]
     assert len(got) == len(want), f"{len(got)} weights for {len(want)} ids"
     if got != want:
