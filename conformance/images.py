@@ -20,7 +20,7 @@ from typing import Any, TypeGuard
 
 from conformance.errors import InvalidMessagesError
 
-__all__ = ["is_parts", "image_specs", "synthesize", "for_renderer", "validate_parts"]
+__all__ = ["is_parts", "image_specs", "synthesize", "for_renderer", "validate_parts", "placeholder_spans"]
 
 
 def is_parts(content: Any) -> TypeGuard[list[Any]]:
@@ -85,4 +85,17 @@ def for_renderer(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             m = {**m, "content": [{"type": "image", "image": synthesize(p["synthetic"])}
                                   if p.get("type") == "image" else dict(p) for p in content]}
         out.append(m)
+    return out
+
+
+def placeholder_spans(ids: Sequence[int], start_id: int, end_id: int) -> list[tuple[int, int]]:
+    """``[start, end)`` of each image's tokens in ``ids``: ``start_id`` (``<|vision_start|>``)
+    through the ``end_id`` (``<|vision_end|>``) that closes it."""
+    out, opened = [], None
+    for t, i in enumerate(ids):
+        if i == start_id:
+            opened = t
+        elif i == end_id and opened is not None:
+            out.append((opened, t + 1))
+            opened = None
     return out

@@ -279,9 +279,9 @@ def _tinker_image_processor(entry: ModelEntry) -> Any:
     needs torchvision); the image grid is the same ``smart_resize`` in both. None otherwise."""
     if entry.vision != "qwen-vl":
         return None
-    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+    from conformance.oracle.vision import qwen_vl_image_processor
 
-    return Qwen2VLImageProcessorPil.from_pretrained(str(entry.snapshot().path), local_files_only=True)
+    return qwen_vl_image_processor(entry.snapshot().path)
 
 
 def _tinker_source(entry: ModelEntry, v: Variant, name: str) -> str:

@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from conformance.errors import InvalidMessagesError
+from conformance.images import placeholder_spans
 from conformance.protocol import CUSTOMIZED, TRAIN_ON_TURNS, TRAINABLE, SupervisedExample, chosen_turns
 
 __all__ = ["Training", "TRAIN_ON_TURNS"]
@@ -50,14 +51,7 @@ def _image_spans(renderer: Any, ids: Sequence[int]) -> list[tuple[int, int]]:
         start, end = renderer._enc.id("<|vision_start|>"), renderer._enc.id("<|vision_end|>")
     except KeyError:
         return []
-    out, opened = [], None
-    for t, i in enumerate(ids):
-        if i == start:
-            opened = t
-        elif i == end and opened is not None:
-            out.append((opened, t + 1))
-            opened = None
-    return out
+    return placeholder_spans(ids, start, end)
 
 
 def _diverge(a: Sequence[int], b: Sequence[int]) -> int:

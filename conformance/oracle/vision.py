@@ -25,9 +25,9 @@ import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from conformance.images import synthesize
+from conformance.images import placeholder_spans, synthesize
 
-__all__ = ["VisionOracle", "PROCESSOR_FILE", "derive_image_golden", "qwen_vl_processor"]
+__all__ = ["VisionOracle", "PROCESSOR_FILE", "derive_image_golden", "qwen_vl_processor", "qwen_vl_image_processor"]
 
 #: The snapshot file that sizes images (byte-identical to upstream; see the snapshot's SOURCE.md).
 PROCESSOR_FILE = "preprocessor_config.json"
@@ -55,12 +55,18 @@ def qwen_vl_processor(path: Any, tokenizer: Any) -> Any:
     """transformers' ``Qwen3VLProcessor`` of the snapshot folder ``path`` (its
     ``preprocessor_config.json``) with ``tokenizer``: the PIL image backend, no video processor
     (see the module's docstring)."""
-    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
     from transformers.models.qwen3_vl.processing_qwen3_vl import Qwen3VLProcessor
 
-    image_processor = Qwen2VLImageProcessorPil.from_pretrained(str(path), local_files_only=True)
     with _without_video_processor_check():
-        return Qwen3VLProcessor(image_processor=image_processor, tokenizer=tokenizer, video_processor=None)
+        return Qwen3VLProcessor(image_processor=qwen_vl_image_processor(path), tokenizer=tokenizer, video_processor=None)
+
+
+def qwen_vl_image_processor(path: Any) -> Any:
+    """transformers' PIL image processor of the snapshot folder ``path`` (its
+    ``preprocessor_config.json``): the grid, and so every id, of the torch backend its config names."""
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    return Qwen2VLImageProcessorPil.from_pretrained(str(path), local_files_only=True)
 
 
 class VisionOracle:
@@ -94,18 +100,6 @@ class VisionOracle:
         ids = [int(i) for i in out["input_ids"][0]]
         grids = [[int(x) for x in g] for g in out["image_grid_thw"]] if images else []
         return ids, grids
-
-
-def _placeholders(ids: Sequence[int], start_id: int, end_id: int) -> list[list[int]]:
-    """``[start, end)`` of each ``<|vision_start|>...<|vision_end|>``: an image's tokens."""
-    out, open_at = [], None
-    for t, i in enumerate(ids):
-        if i == start_id:
-            open_at = t
-        elif i == end_id and open_at is not None:
-            out.append([open_at, t + 1])
-            open_at = None
-    return out
 
 
 def _positions(text_ids: Sequence[int], pad_id: int, counts: Sequence[int]) -> list[int]:
@@ -151,7 +145,7 @@ def derive_image_golden(oracle: Any, vision: VisionOracle, variant: Any, case: A
     from conformance.oracle.derivation import derive_golden
 
     text = derive_golden(oracle, variant, case)
-    specs = [(i, j, s) for i, j, s in image_specs(case.messages)]
+    specs = list(image_specs(case.messages))
     rec: dict[str, Any] = {"schema_version": 1, "case": case.id, "model": oracle.entry.model_id, "variant": variant.name,
                            "processor": vision.describe()}
     images: list[dict[str, Any]] = []
@@ -163,14 +157,14 @@ def derive_image_golden(oracle: Any, vision: VisionOracle, variant: Any, case: A
         text_ids = [int(t[0]) for t in r["tokens"]]
         n = text_ids.count(vision.pad_id)
         ids, grids = vision.expand(r["text"], [s for _, _, s in specs[:n]])
-        merge = vision.describe()["merge_size"] ** 2
+        merge = int(vision.image_processor.merge_size) ** 2
         counts = [g[0] * g[1] * g[2] // merge for g in grids]
         collapsed = [i for t, i in enumerate(ids) if i != vision.pad_id or t == 0 or ids[t - 1] != vision.pad_id]
         if collapsed != text_ids:
             d = next((t for t, (a, b) in enumerate(zip(collapsed, text_ids)) if a != b), min(len(collapsed), len(text_ids)))
             rec[side] = {"error": f"the processor changes more than the image pads (first at collapsed token {d})"}
             continue
-        rec[side] = {"text": r["text"], "ids": ids, "images": _placeholders(ids, vision.start_id, vision.end_id)}
+        rec[side] = {"text": r["text"], "ids": ids, "images": [list(sp) for sp in placeholder_spans(ids, vision.start_id, vision.end_id)]}
         if side == "full" or not images:
             images = [{"message": i, "part": j, "width": s["width"], "height": s["height"], "seed": s["seed"],
                        "grid_thw": g, "tokens": c} for (i, j, s), g, c in zip(specs, grids, counts)]

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from conformance.images import for_renderer
+from conformance.images import for_renderer, placeholder_spans
 from conformance.protocol import TRAIN_ON
 from conformance.suite.evidence import record_note
 from conformance.suite.support import benign_tail, prompt_messages, require, skip_template_fact, token_diff
@@ -55,14 +55,7 @@ def _image_problems(g: dict[str, Any], side: dict[str, Any], got: Sequence[int])
     """Each image whose placeholder is not where and as long as the processor's."""
     want = side["ids"]
     s0, e0 = side["images"][0]
-    start, end = want[s0], want[e0 - 1]  # <|vision_start|>, <|vision_end|>
-    found, open_at = [], None
-    for t, i in enumerate(got):
-        if i == start:
-            open_at = t
-        elif i == end and open_at is not None:
-            found.append([open_at, t + 1])
-            open_at = None
+    found = [list(sp) for sp in placeholder_spans(got, want[s0], want[e0 - 1])]  # <|vision_start|>, <|vision_end|>
     out = []
     for k, (span, img) in enumerate(zip(side["images"], g["images"])):
         what = f"image {k} (message {img['message']} part {img['part']}, {img['width']}x{img['height']})"
