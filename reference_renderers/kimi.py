@@ -9,7 +9,8 @@ Written from the behaviour of the templates in ``moonshotai__Kimi-K2-Thinking``,
   ends with ``<|im_end|>``; nothing sits between messages;
 * declared tools come first as a ``tool_declare`` system message: K2.5/K2.6 write upstream's
   TypeScript namespace (``tools_ts_str``, :mod:`conformance.tool_declarations`), K2-Thinking
-  (and K2.5/K2.6 where that encoding fails) compact JSON;
+  (and K2.5/K2.6 where that encoding fails) compact JSON; every model's upstream tokenizer code
+  sorts every dict's keys of the tools first;
 * K2-Thinking alone adds ``You are Kimi, an AI assistant created by Moonshot AI.`` as a system
   message when the conversation does not start with one;
 * *history* is every message up to the last assistant message without tool calls; assistant turns
@@ -36,7 +37,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from conformance.messages import tool_arguments_value, validate_messages
-from conformance.tool_declarations import tools_ts_str
+from conformance.tool_declarations import deep_sorted, tools_ts_str
 from reference_renderers.base import PieceRenderer, Pieces
 from reference_renderers.parsers import parse_kimi
 
@@ -82,7 +83,7 @@ class KimiRenderer(PieceRenderer):
         if tools:
             s("<|im_system|>tool_declare<|im_middle|>")
             ts = tools_ts_str(tools) if self._typescript_tools else None
-            c(ts if ts is not None else json.dumps(list(tools), ensure_ascii=False, separators=(",", ":")))
+            c(ts if ts is not None else json.dumps(deep_sorted(list(tools)), ensure_ascii=False, separators=(",", ":")))
             s("<|im_end|>")
         if self._default_system and (not messages or messages[0]["role"] != "system"):
             s(f"<|im_system|>system<|im_middle|>{_DEFAULT_SYSTEM}<|im_end|>")

@@ -74,3 +74,35 @@ def test_unsupported_schemas_fall_back_to_json():
     enum_mismatch = [{"type": "function", "function": {"name": "x", "parameters": {"type": "object", "properties": {
         "a": {"type": "string", "enum": ["ok", 3]}}}}}]
     assert tools_ts_str(enum_mismatch) is None
+
+
+def _k2_thinking_declaration(text: str) -> str:
+    head = "<|im_system|>tool_declare<|im_middle|>"
+    assert text.startswith(head), text[:80]
+    return text[len(head):text.index("<|im_end|>")]
+
+
+@pytest.mark.parametrize("case_id, tools", _corpus_tool_lists(), ids=lambda x: x if isinstance(x, str) else "")
+def test_k2_thinking_goldens_declare_the_tools_with_their_keys_sorted(case_id, tools):
+    """Kimi's tokenizer code sorts every dict's keys of the tools before it calls the template
+    (registry: tool_declaration = "sorted_json"); the template then writes them as compact JSON.
+    The goldens hold that, and so does an independent implementation: Prime's Kimi K2 renderer."""
+    import json
+
+    from conformance.fixtures.goldens import load_golden_record
+    from conformance.fixtures.registry import get_model
+
+    record = load_golden_record(get_model("moonshotai/Kimi-K2-Thinking"), "default", case_id)
+    written = _k2_thinking_declaration(record["prompt"]["text"])
+    assert written == json.dumps(deep_sorted(tools), ensure_ascii=False, separators=(",", ":"))
+    prime_k2 = pytest.importorskip("renderers.kimi_k2")
+    tok = _k2_thinking_tokenizer()
+    ids = prime_k2.KimiK2Renderer(tok).render_ids([{"role": "user", "content": "Hi"}], tools=tools, add_generation_prompt=True)
+    assert _k2_thinking_declaration(tok.decode(ids, skip_special_tokens=False)) == written
+
+
+def _k2_thinking_tokenizer():
+    from conformance.fixtures.registry import get_model
+    from conformance.fixtures.snapshots import load_snapshot, load_tokenizer
+
+    return load_tokenizer(load_snapshot(get_model("moonshotai/Kimi-K2-Thinking").snapshot_name))

@@ -107,6 +107,15 @@ class Oracle:
             out.append(m)
         return out
 
+    def _tools(self, tools: Any) -> Any:
+        """The tools as upstream hands them to the template: Kimi's tokenizer code (remote code the
+        snapshots do not ship) sorts every dict's keys, recursively, before anything else."""
+        if tools and self.entry.tool_declaration in ("sorted_json", "typescript"):
+            from conformance.tool_declarations import deep_sorted
+
+            return deep_sorted(list(tools))
+        return tools
+
     def _kwargs(self, variant: Variant, tools: Any = None) -> dict[str, Any]:
         kwargs = dict(variant.template_kwargs)
         if tools and self.entry.tool_declaration == "typescript":
@@ -148,7 +157,7 @@ class Oracle:
             with self._pinned_clock():
                 return self.tok.apply_chat_template(
                     self.template_messages(messages),
-                    tools=tools,
+                    tools=self._tools(tools),
                     add_generation_prompt=add_generation_prompt,
                     tokenize=False,
                     **self._kwargs(variant, tools),
@@ -159,7 +168,7 @@ class Oracle:
     def _literal_ids(self, messages: Sequence[dict[str, Any]], tools: Any, variant: Variant, agp: bool) -> list[int]:
         with self._pinned_clock():
             out = self.tok.apply_chat_template(
-                self.template_messages(messages), tools=tools, add_generation_prompt=agp, tokenize=True, **self._kwargs(variant, tools)
+                self.template_messages(messages), tools=self._tools(tools), add_generation_prompt=agp, tokenize=True, **self._kwargs(variant, tools)
             )
         if hasattr(out, "keys") and "input_ids" in out:
             out = out["input_ids"]
