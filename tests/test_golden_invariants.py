@@ -9,7 +9,9 @@ and the registry pins, with plain text searches:
   another message's content (a span that runs on into the next user turn does);
 * a body of ``all_messages`` holds its message's content and nothing of a header before it;
 * a completion holds its message: its content, its tool calls' string arguments; a call the
-  completion holds is expected (a call whose name the template drops is still a call);
+  completion holds is expected (a call whose name the template drops is still a call); an
+  argument's string spelling (a value the template writes as it writes that string) is bare text
+  in it;
 * tool arguments render as the case wrote them where the template writes a JSON text verbatim;
 * a sampled example's completion ends with a stop id;
 * a user-turn prompt decodes to its text, holds the conversation's last answer, and ends with a
@@ -137,6 +139,13 @@ def _check(name: str, g: dict[str, Any], pins: dict[str, Any]) -> list[str]:
                     want = [c for c in exp["tool_calls"] if c["arguments"] == (json.loads(args) if isinstance(args, str) else args)]
                     if not want:
                         problems.append(f"completion: holds tool call {j} (its arguments are in it) but expects no such call")
+            for call in exp["tool_calls"]:
+                for key, spelled in (call.get("string_spellings") or {}).items():
+                    # The template writes the value as bare text: that text, between its own markup.
+                    if f"\n{spelled}\n" not in text and f">{spelled}<" not in text:
+                        problems.append(f"completion: string spelling {spelled!r} of argument {key!r} is not bare text in it")
+                    if isinstance(call["arguments"].get(key), str):
+                        problems.append(f"completion: argument {key!r} is a string, yet has a string spelling")
     if pins.get("tool_arguments") in ("as_written", "string"):
         full_text = g["full"].get("text", "")
         for i, m in enumerate(case.messages):
@@ -288,3 +297,29 @@ def test_the_invariants_catch_a_user_prompt_that_opens_the_wrong_turn():
     assert any("no user turn's header" in p for p in _check("assistant", as_assistant, pins))
     early = {**g, "user_prompt": {**g["prompt"]}}
     assert any("does not hold the conversation's last answer" in p for p in _check("early", early, pins))
+
+
+def test_a_value_the_template_writes_as_bare_text_may_be_parsed_as_that_text():
+    """Qwen3.5 writes ``<parameter=enabled>\\nFalse\\n</parameter>``: the string "False" renders
+    the same, so without the tool's schema a parser may return either. Qwen3-8B writes JSON, where
+    ``false`` and ``"False"`` differ: only the typed value is accepted there."""
+    from conformance.fixtures.goldens import load_golden_record
+    from conformance.protocol import ParsedResponse, Termination
+    from conformance.suite.support import parse_problems
+
+    qwen35 = load_golden_record(load_registry()["Qwen/Qwen3.5-9B"], "no_thinking", "tools-args-null")["completion"]["expected"]
+    qwen3 = load_golden_record(load_registry()["Qwen/Qwen3-8B"], "no_thinking", "tools-args-null")["completion"]["expected"]
+    assert qwen35["tool_calls"][0]["string_spellings"] == {"enabled": "False", "note": "None"}
+    assert "string_spellings" not in qwen3["tool_calls"][0]
+    typed = dict(qwen3["tool_calls"][0])
+    as_text = {"name": typed["name"], "arguments": {**typed["arguments"], "enabled": "False", "note": "None"}}
+
+    def parse(call):
+        return ParsedResponse(content=qwen3["content"], reasoning_content=qwen3["reasoning_content"], tool_calls=[call],
+                              termination=Termination.STOP_SEQUENCE)
+
+    assert parse_problems(parse(as_text), qwen35) == []
+    assert parse_problems(parse({"name": typed["name"], "arguments": typed["arguments"]}), qwen35) == []
+    assert parse_problems(parse(as_text), qwen3), "JSON arguments are typed: a string for false is a parse difference"
+    wrong = {"name": typed["name"], "arguments": {**typed["arguments"], "enabled": "True"}}
+    assert parse_problems(parse(wrong), qwen35), "only the spelling of the value itself is accepted"

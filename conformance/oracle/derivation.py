@@ -38,6 +38,11 @@ def _appears(value: str, text: str) -> bool:
     return any(v in text for v in (value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]))
 
 
+def _python_spelling(value: Any) -> str:
+    """A JSON value as Jinja's ``string`` filter writes it (Python's ``str``: ``False``, ``None``)."""
+    return str(value)
+
+
 def _probe_call_name(call: dict[str, Any]) -> None:
     call["function"]["name"] += _PROBE
 
@@ -280,12 +285,20 @@ class Derivation:
     def _expected_message(self, index: int, dropped: list[dict[str, Any]]) -> dict[str, Any]:
         m = self.case.messages[index]
         gone = {d["field"] for d in dropped if d["message"] == index}
+        calls = []
+        for j, c in enumerate(normalize_tool_calls(m.get("tool_calls"))):
+            if f"tool_calls[{j}]" in gone:
+                continue
+            # A call whose name the template drops is still a call: any name is accepted (null).
+            call = {**c, "name": None} if f"tool_calls[{j}].name" in gone else dict(c)
+            spellings = self._string_spellings(index, j, c["arguments"])
+            if spellings:
+                call["string_spellings"] = spellings
+            calls.append(call)
         exp: dict[str, Any] = {
             "content": "" if "content" in gone else (m.get("content") or ""),
             "reasoning_content": "" if "reasoning_content" in gone else (m.get("reasoning_content") or ""),
-            # A call whose name the template drops is still a call: any name is accepted (null).
-            "tool_calls": [{**c, "name": None} if f"tool_calls[{j}].name" in gone else c
-                           for j, c in enumerate(normalize_tool_calls(m.get("tool_calls"))) if f"tool_calls[{j}]" not in gone],
+            "tool_calls": calls,
         }
         if self.oracle.entry.tool_call_content_channel == "reasoning" and m.get("tool_calls") and exp["content"]:
             # This template renders the text of a tool-calling message as reasoning (gpt-oss: the
@@ -294,6 +307,40 @@ class Derivation:
                 exp["reasoning_content"] = exp["content"]
             exp["content"] = ""
         return exp
+
+    def _string_spellings(self, index: int, j: int, arguments: Any) -> dict[str, str]:
+        """Top-level arguments of call ``j`` of message ``index`` whose value the template writes
+        exactly as it writes a string: argument -> that string. Templates that write a parameter's
+        value as bare text (Qwen3.5's and Nemotron's ``<parameter=x>`` with Jinja's ``string``
+        filter: ``False``, ``None``, ``3``) render ``False`` and ``"False"`` alike, so a parser
+        without the tool's schema may return either: both are accepted. Found by rendering the
+        conversation again with the value replaced by each spelling (Python's, as Jinja's
+        ``string`` writes it, and JSON's): a spelling is listed where the render does not change."""
+        if not isinstance(arguments, dict):
+            return {}
+        agp = self.case.last_assistant_index is None
+        base: str | None = None
+        out: dict[str, str] = {}
+        for key, value in arguments.items():
+            if isinstance(value, str):
+                continue
+            spellings = dict.fromkeys([_python_spelling(value), json.dumps(value, ensure_ascii=False)])
+            for text in spellings:
+                probe = json.loads(json.dumps(self.messages))
+                fn = probe[index]["tool_calls"][j]["function"]
+                args = json.loads(fn["arguments"]) if isinstance(fn["arguments"], str) else dict(fn["arguments"])
+                args[key] = text
+                fn["arguments"] = json.dumps(args, ensure_ascii=False) if isinstance(fn["arguments"], str) else args
+                try:
+                    if base is None:
+                        base = self.oracle.render_text(self.messages, self.tools, self.variant, add_generation_prompt=agp)
+                    same = self.oracle.render_text(probe, self.tools, self.variant, add_generation_prompt=agp) == base
+                except TemplateRenderError:
+                    same = False
+                if same:
+                    out[key] = text
+                    break
+        return out
 
     def _with_second_oracle(self, rec: dict[str, Any]) -> dict[str, Any]:
         if self.oracle.entry.second_oracle == "openai-harmony":

@@ -168,7 +168,8 @@ class Oracle:
     def _literal_ids(self, messages: Sequence[dict[str, Any]], tools: Any, variant: Variant, agp: bool) -> list[int]:
         with self._pinned_clock():
             out = self.tok.apply_chat_template(
-                self.template_messages(messages), tools=self._tools(tools), add_generation_prompt=agp, tokenize=True, **self._kwargs(variant, tools)
+                self.template_messages(messages), tools=self._tools(tools), add_generation_prompt=agp, tokenize=True,
+                **self._kwargs(variant, tools),
             )
         if hasattr(out, "keys") and "input_ids" in out:
             out = out["input_ids"]
