@@ -40,6 +40,11 @@ def test_a_benign_difference_is_a_note_on_a_certified_run(tmp_path, capsys, monk
     assert "[benign] drops '\\n' after the final '<|im_end|>'" in run.output
 
 
+def _shapes(found):
+    """Each finding's differences: its members' titles (a region's), else its own title."""
+    return [[m["title"] for m in f.members] or [f.title] for f in found]
+
+
 def test_a_signature_does_not_depend_on_the_case():
     def record(case, at, prev, expected, got):
         rows = [[at - 1, 1, prev, True, 1, prev, True], [at, 2, expected, False, 3, got, expected == "<|im_start|>"]]
@@ -72,7 +77,8 @@ def test_inserted_ids_are_one_finding_whatever_follows_them():
     body_b = [("Hi", False, 30), (" there", False, 31), ("!", False, 32), ("<|im_end|>", True, 33), ("\n", False, 3)]
     found = group_findings([record("tools", body_a), record("basic", body_b)])
     assert len(found) == 1 and found[0].count == 2, [f.title for f in found]
-    assert found[0].title == "writes '<think>' '\\n\\n' '</think>' '\\n\\n' more", found[0].title
+    assert found[0].title == "the reasoning block differs: writes '<think>' '\\n\\n' '</think>' '\\n\\n' more", found[0].title
+    assert [m["title"] for m in found[0].members] == ["writes '<think>' '\\n\\n' '</think>' '\\n\\n' more"]
 
 
 def test_an_example_that_ends_without_its_end_of_turn_token_is_one_finding_whichever_marker_it_was():
@@ -306,7 +312,7 @@ def test_a_token_left_out_is_one_finding_whether_or_not_the_list_ends_after_it()
         return {"area": "template_parity", "nodeid": f"test_x[{case}]", "outcome": "failed", "case": case, "divergence": div}
 
     found = group_findings([record("prompt", [], True), record("example", [("Hi", False), ("<｜end▁of▁sentence｜>", True)], False)])
-    assert [f.title for f in found] == ["leaves out '<think>'"], [f.title for f in found]
+    assert _shapes(found) == [["leaves out '<think>'"]], _shapes(found)
 
 
 def test_the_same_text_split_otherwise_is_named_a_split_whatever_differs_later():
@@ -331,12 +337,11 @@ def test_markup_written_where_the_template_has_prose_is_named_by_the_markup():
 
     inserted = group_findings([record("a", ["About", " 14", " million"], ["Tokyo", "?"]),
                                record("b", ["No", ":", " 91"], ["Let", " me", " count"])])
-    assert [f.title for f in inserted] == ["writes text '<think>' … more after '<｜Assistant｜>'"], [f.title for f in inserted]
+    assert _shapes(inserted) == [["writes text '<think>' … more after '<｜Assistant｜>'"]], _shapes(inserted)
     # Reasoning longer than the window: the two sides never run together again in it.
     long = [" word"] * 60
     replaced = group_findings([record("c", ["About", " 14", " million"], long), record("d", ["No", ":", " 91"], ["Let"] + long)])
-    assert [f.title for f in replaced] == ["writes text '<think>' where the template has text after '<｜Assistant｜>'"], [
-        f.title for f in replaced]
+    assert _shapes(replaced) == [["writes text '<think>' where the template has text after '<｜Assistant｜>'"]], _shapes(replaced)
 
 
 def test_a_split_closed_by_a_special_token_is_a_split_even_where_the_example_ends_otherwise():
@@ -353,3 +358,41 @@ def test_a_split_closed_by_a_special_token_is_a_split_even_where_the_example_end
     extra = {**split, "divergence": _rows([("<think>", True), ("\n", False)], [("<think>", True), ("\n\n", False)])}
     extra["divergence"].update(expected_len=extra["divergence"]["at"] + 1, got_len=extra["divergence"]["at"] + 1)
     assert not signature_of(extra)[1].startswith("splits"), signature_of(extra)[1]
+
+
+def test_one_familys_reasoning_block_differences_are_one_finding():
+    """tinker writes Qwen3.5's reasoning block its own way: the first divergence is a newline more
+    after '<think>' in one call, a whole empty block in another. One finding, both ways listed; a
+    difference in tool-call arguments stays its own. In the report, each family's reasoning block
+    is its own finding (a library writes it with each family's code), summed over variants."""
+    from conformance.report.findings import implementation_findings
+
+    head = [("<|im_start|>", True), ("assistant", False), ("\n", False)]
+
+    def record(case, expected, got, area="template_parity"):
+        return {"area": area, "nodeid": f"test_x[{case}]", "outcome": "failed", "case": case,
+                "divergence": _rows(head + expected, head + got)}
+
+    answer = [("Hi", False), ("<|im_end|>", True)]
+    newline = record("a", [("<think>", True), ("\n", False), ("Hm", False)], [("<think>", True), ("\n\n", False), ("Hm", False)])
+    block = record("b", answer, [("<think>", True), ("\n\n", False), ("</think>", True), ("\n\n", False)] + answer)
+    block_again = record("c", answer, [("<think>", True), ("\n\n", False), ("</think>", True), ("\n\n", False)] + answer)
+    args = record("d", [("<tool_call>", True), ('{"a": 1}', False)], [("<tool_call>", True), ('{"a":1}', False)])
+    found = group_findings([newline, block, block_again, args])
+    assert len(found) == 2, _shapes(found)
+    region = next(f for f in found if f.signature == "region|reasoning")
+    assert region.count == 3 and [m["tests"] for m in region.members] == [2, 1], region.members
+    assert region.title.startswith("the reasoning block differs: writes '<think>'") and "(and 1 more way(s))" in region.title
+    assert all(not str(f.signature).startswith("region|") for f in found if f is not region)
+
+    def run(model, variant):
+        return {"implementation": "lib", "model": model, "variant": variant, "status": "not_certified",
+                "findings": [{**f.to_json(), "variant": variant} for f in found]}
+
+    report = implementation_findings({"runs": [run("Qwen/Qwen3.5-9B", "thinking"), run("Qwen/Qwen3.6-35B-A3B", "thinking"),
+                                               run("Qwen/Qwen3-8B", "thinking")]})["lib"]
+    regions = sorted(f["signature"] for f in report if f["signature"].startswith("region|"))
+    assert regions == ["region|reasoning|qwen3", "region|reasoning|qwen3.5"], regions
+    qwen35 = next(f for f in report if f["signature"] == "region|reasoning|qwen3.5")
+    assert qwen35["tests"] == 6 and [m["tests"] for m in qwen35["members"]] == [4, 2], qwen35
+    assert qwen35["title"].endswith("[qwen3.5]"), qwen35["title"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance.suite.findings import FAILING_CLASSES, INJECTION_SIGNATURE
+from conformance.suite.findings import FAILING_CLASSES, INJECTION_SIGNATURE, region_title
 
 __all__ = ["implementation_findings", "issue_markdown", "STANDARD_DECISIONS", "failing_signatures", "literal_verdict",
            "finding_changes"]
@@ -78,10 +78,21 @@ def implementation_findings(results: dict[str, Any]) -> dict[str, list[dict[str,
         key = f"{run['model']} [{run['variant']}]"
         failing.setdefault(impl, {})[key] = failing_signatures(run)
         for f in run.get("findings", []) + [{**n, "signature": f"note|{n['title']}", "area": ""} for n in run.get("notes", [])]:
-            agg = out.setdefault(impl, {}).setdefault(f["signature"], {
-                "signature": f["signature"], "class": f["class"], "title": f["title"], "area": f.get("area", ""),
+            # A region's differences are one behaviour of one family's renderer class: a library
+            # writes each family's reasoning block with its own code.
+            sig = f"{f['signature']}|{_family(run['model'])}" if f["signature"].startswith("region|") else f["signature"]
+            agg = out.setdefault(impl, {}).setdefault(sig, {
+                "signature": sig, "class": f["class"], "title": f["title"], "area": f.get("area", ""),
                 "tests": 0, "runs": [], "certifies": [], "reproduction": None, "decision": _decision(f["signature"]),
-                "_cases": set()})
+                "_cases": set(), "_members": {}, "_covers": set()})
+            agg["_covers"].add(f["signature"])  # the run-level signatures it stands for
+            if _CLASS_ORDER.index(f["class"]) < _CLASS_ORDER.index(agg["class"]):
+                agg["class"] = f["class"]
+            for m in f.get("members", []):
+                have = agg["_members"].setdefault(m["signature"], {**m, "tests": 0})
+                have["tests"] += int(m["tests"])
+                if _CLASS_ORDER.index(m["class"]) < _CLASS_ORDER.index(have["class"]):
+                    have["class"] = m["class"]
             agg["tests"] += int(f["tests"])
             agg["runs"].append(key)
             # Runs from before findings named their cases: unknown, never merged by case.
@@ -91,14 +102,27 @@ def implementation_findings(results: dict[str, Any]) -> dict[str, list[dict[str,
                 size = int((rep.get("divergence") or {}).get("expected_len", 10**9))
                 if agg["reproduction"] is None or size < agg["_size"]:
                     agg["reproduction"], agg["_size"] = {**rep, "run": key, "model": run["model"]}, size
+    for per_impl in out.values():
+        for agg in per_impl.values():
+            members = sorted(agg.pop("_members").values(), key=_rank)
+            if members:
+                agg["members"] = members
+                region = agg["signature"].split("|")[1]
+                agg["title"] = f"{region_title(region, members[0]['title'], len(members))} [{agg['signature'].split('|')[-1]}]"
     merged = {impl: _merge_by_case(found) for impl, found in out.items()}
-    for impl, found in merged.items():
-        for f in found:
-            members = {m["signature"] for m in f.get("members", [])} or {f["signature"]}
-            f["certifies"] = [k for k in dict.fromkeys(f["runs"]) if failing[impl][k] and failing[impl][k] <= members]
-    return {impl: sorted(({k: v for k, v in f.items() if not k.startswith("_")} for f in found),
+    for impl, kept in merged.items():
+        for f in kept:
+            f["certifies"] = [k for k in dict.fromkeys(f["runs"]) if failing[impl][k] and failing[impl][k] <= f["_covers"]]
+    return {impl: sorted(({k: v for k, v in f.items() if not k.startswith("_")} for f in kept),
                          key=_rank)
-            for impl, found in merged.items()}
+            for impl, kept in merged.items()}
+
+
+def _family(model: str) -> str:
+    from conformance.fixtures.registry import load_registry
+
+    registry = load_registry()
+    return registry[model].family if model in registry else model
 
 
 def findings_by_family(found: list[dict[str, Any]]) -> list[tuple[str, int]]:
@@ -156,12 +180,13 @@ def _merge_by_case(found: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             "decision": next((m["decision"] for m in members if m["decision"]), ""),
             "members": [{"signature": m["signature"], "class": m["class"], "title": m["title"], "tests": m["tests"]}
                         for m in members],
-            "_cases": {case}})
+            "_cases": {case}, "_covers": set().union(*(m["_covers"] for m in members))})
     return kept
 
 
 def finding_changes(current: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
-    """New and fixed findings per implementation since ``previous`` (by signature). An
+    """New and fixed findings per implementation since ``previous`` (by the differences they stand
+    for: ``_shapes``). An
     implementation is compared only where both reports hold findings for it (reports before
     findings existed carry none): ``not_compared`` names the others."""
     out: dict[str, Any] = {"new_findings": [], "fixed_findings": [], "not_compared": []}
@@ -173,13 +198,21 @@ def finding_changes(current: dict[str, Any], previous: dict[str, Any] | None) ->
         if impl not in had:
             out["not_compared"].append(impl)
             continue
-        a = {f["signature"]: f for f in now.get(impl, [])}
-        b = {f["signature"]: f for f in then.get(impl, [])}
-        out["new_findings"] += [{"implementation": impl, "class": a[k]["class"], "title": a[k]["title"], "signature": k}
-                                for k in a if k not in b]
-        out["fixed_findings"] += [{"implementation": impl, "class": b[k]["class"], "title": b[k]["title"], "signature": k}
-                                  for k in b if k not in a]
+        a, b = now.get(impl, []), then.get(impl, [])
+        seen_now = set().union(set(), *(_shapes(f) for f in a))
+        seen_then = set().union(set(), *(_shapes(f) for f in b))
+        out["new_findings"] += [{"implementation": impl, "class": f["class"], "title": f["title"], "signature": f["signature"]}
+                                for f in a if not _shapes(f) & seen_then]
+        out["fixed_findings"] += [{"implementation": impl, "class": f["class"], "title": f["title"], "signature": f["signature"]}
+                                  for f in b if not _shapes(f) & seen_now]
     return out
+
+
+def _shapes(finding: dict[str, Any]) -> set[str]:
+    """The signatures a finding stands for: its own and its members' (a region's or a case's), so a
+    finding regrouped between two reports (a difference now counted in its region) is neither new
+    nor fixed while any of its differences persists."""
+    return {finding["signature"]} | {m["signature"] for m in finding.get("members", [])}
 
 
 def issue_markdown(impl: str, finding: dict[str, Any], results: dict[str, Any], *, script: str | None = None) -> str:
@@ -190,6 +223,9 @@ def issue_markdown(impl: str, finding: dict[str, Any], results: dict[str, Any], 
              f"**Class:** {finding['class']} · **tests:** {finding['tests']} in {len(finding['runs'])} run(s): "
              + ", ".join(f"`{r}`" for r in finding["runs"][:12]), "",
              f"**Environment:** {versions or 'see results.json'}", ""]
+    if finding.get("members"):
+        lines += ["It shows as these first divergences, depending on the call and the case (one behaviour):", ""]
+        lines += [f"- {m['title']}: {m['tests']} test(s)" for m in finding["members"]] + [""]
     if script:
         lines += ["## Reproduction (the library and `transformers` alone)", "",
                   "Fails while the finding stands; prints the first divergence side by side.", "",

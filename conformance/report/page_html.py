@@ -237,8 +237,10 @@ def _findings(results: dict[str, Any]) -> str:
             rep = f.get("reproduction") or {}
             eg = f" <span class=meta>e.g. {escape(rep.get('run', ''))} <code>{escape(rep.get('nodeid', ''))}</code></span>" if rep else ""
             fixes = (f"; fixing it alone certifies {len(f['certifies'])} run(s)" if f.get("certifies") else "")
+            ways = "".join(f"<li>{escape(m['title'])}: {m['tests']} test(s)</li>" for m in f.get("members", []))
             items.append(f"<li><b class='cls-{escape(f['class'])}'>{escape(f['class'])}</b> {escape(f['title'])}: "
-                         f"{f['tests']} test(s) in {len(f['runs'])} run(s){escape(fixes)}{eg}</li>")
+                         f"{f['tests']} test(s) in {len(f['runs'])} run(s){escape(fixes)}{eg}"
+                         f"{f'<ul class=meta>{ways}</ul>' if ways else ''}</li>")
         line = family_line(found)
         families = f"<p class=meta>{escape(line)}</p>" if line else ""
         parts.append(f"<details{' open' if failing else ''}><summary><b>{escape(impl)}</b>: {failing} finding(s), "

@@ -59,6 +59,8 @@ def render_markdown(results: dict[str, Any]) -> str:
             where = f"; e.g. {rep.get('run', '')} `{rep.get('nodeid', '')}`" if rep else ""
             fixes = f"; fixing it alone certifies {len(f['certifies'])} run(s)" if f.get("certifies") else ""
             lines.append(f"- **{f['class']}** {f['title']}: {f['tests']} test(s) in {len(f['runs'])} run(s){fixes}{where}")
+            # A region's or a case's differences, each as its own signature titles it.
+            lines += [f"  - {m['title']}: {m['tests']} test(s)" for m in f.get("members", [])]
         lines.append("")
     ch = results.get("changes") or {}
     lines += ["", "## Changes", ""]

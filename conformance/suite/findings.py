@@ -32,7 +32,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Finding", "CLASSES", "FAILING_CLASSES", "INJECTION_SIGNATURE", "signature_of", "group_findings"]
+__all__ = ["Finding", "CLASSES", "FAILING_CLASSES", "INJECTION_SIGNATURE", "signature_of", "group_findings", "region_of",
+           "region_title", "REGIONS"]
 
 CLASSES = ("security", "sampling", "training", "benign")
 _INJECTION = ("injection|content-special-ids", "message text that spells a special token becomes its special id (a forged role boundary)")
@@ -50,6 +51,9 @@ class Finding:
     title: str
     area: str
     tests: list[dict[str, Any]] = field(default_factory=list)  # the failing records it explains
+    #: Where one finding holds several differences (a region's, see ``region_of``): each as
+    #: ``{"signature", "class", "title", "tests"}``, most tests first.
+    members: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -72,7 +76,8 @@ class Finding:
                 # The golden cases it shows in ("" for tests of no case: generated, pickling):
                 # the report merges findings seen in one case only (see report.findings).
                 "cases": sorted({r.get("case") or "" for r in self.tests}),
-                "reproduction": {k: rep[k] for k in ("nodeid", "case", "variant", "reason", "divergence") if k in rep}}
+                "reproduction": {k: rep[k] for k in ("nodeid", "case", "variant", "reason", "divergence") if k in rep},
+                **({"members": self.members} if self.members else {})}
 
 
 def _norm(piece: Any, special: bool) -> str:
@@ -461,15 +466,72 @@ def signature_of(record: dict[str, Any]) -> tuple[str, str, str]:
     return f"{area}|{reason}", f"{reason} ({area})", cls
 
 
+#: Markers of a reasoning block, whichever family's template: the think tags (special tokens or
+#: text) and harmony's analysis channel.
+_REASONING_MARKS = re.compile(r"</?think>|<\|channel\|>analysis")
+#: Regions: the part of a template where one renderer's differences are one behaviour, the code
+#: that writes that part, however the first divergence falls case by case.
+REGIONS = {"reasoning": "the reasoning block"}
+
+
+def region_of(record: dict[str, Any]) -> str:
+    """The region an id difference sits in ("" for none): ``reasoning`` where a think tag or the
+    analysis channel is part of the change, or the template token just before it (within 3 ids).
+
+    A renderer that writes the reasoning block its own way (keeps an empty block the template
+    drops, writes ``\\n`` where the template has ``\\n\\n``, encodes the tags as text) meets the
+    template's ids at a different first piece in a prompt, a full render, each per-turn example
+    and each case: measured on the 2026-12-06 nightly, one such behaviour showed as three to eight
+    signatures. Counted once, its shapes listed."""
+    div = record.get("divergence")
+    if not div or record.get("area") == "injection":
+        return ""
+    sig = signature_of(record)[0]
+    if not sig.startswith("ids|") or "|final-end-of-turn|" in sig or sig == INJECTION_SIGNATURE:
+        return ""
+    rows = {row[0]: row for row in div.get("rows", [])}
+    at = div["at"]
+    before = "".join(str(rows[k][2]) for k in range(at - 3, at) if k in rows and rows[k][1] is not None)
+    edit = _text_edit(rows, at)
+    keys = sorted(k for k in rows if k >= at)
+    sides = [edit[0], edit[1]] if edit is not None else [_units(rows, keys, 1), _units(rows, keys, 4)]
+    # Where the change starts (a change that runs to the end of the window holds the case's own
+    # text further on, '<think>' typed by a user): a think tag there, as a token of its own or
+    # spelled as text, or the analysis channel's name after the channel token.
+    heads = [side[:24] for side in sides]
+    tagged = any(special and _REASONING_MARKS.fullmatch(piece) for head in heads for piece, special in head)
+    starts = [before + "".join(p for p, _ in head) for head in heads]
+    return "reasoning" if tagged or any(_REASONING_MARKS.search(t) for t in starts) else ""
+
+
 def group_findings(records: Iterable[dict[str, Any]]) -> list[Finding]:
-    """The failing records grouped into findings, most severe class first, then most tests."""
+    """The failing records grouped into findings, most severe class first, then most tests.
+
+    Records with one signature are one finding; the differences of one region (``region_of``) are
+    one finding whatever their signatures (``region|<name>``), each signature kept as a member."""
     found: dict[str, Finding] = {}
+    shapes: dict[str, dict[str, Finding]] = {}
     for r in records:
         if r.get("outcome") not in _FAILING:
             continue
         sig, title, cls = signature_of(r)
-        f = found.setdefault(sig, Finding(sig, cls, title, r["area"]))
+        region = region_of(r)
+        into = shapes.setdefault(region, {}) if region else found
+        f = into.setdefault(sig, Finding(sig, cls, title, r["area"]))
         if CLASSES.index(cls) < CLASSES.index(f.cls):
             f.cls = cls
         f.tests.append(r)
+    for region, members in shapes.items():
+        ranked = sorted(members.values(), key=lambda f: (CLASSES.index(f.cls), -f.count, f.title))
+        head = ranked[0]
+        merged = Finding(f"region|{region}", head.cls, region_title(region, head.title, len(ranked)), head.area,
+                         [r for m in ranked for r in m.tests],
+                         [{"signature": m.signature, "class": m.cls, "title": m.title, "tests": m.count} for m in ranked])
+        found[merged.signature] = merged
     return sorted(found.values(), key=lambda f: (CLASSES.index(f.cls), -f.count, f.title))
+
+
+def region_title(region: str, head: str, shapes: int) -> str:
+    """``the reasoning block differs: <its most common difference> (and N more way(s))``."""
+    more = f" (and {shapes - 1} more way(s))" if shapes > 1 else ""
+    return f"{REGIONS[region]} differs: {head}{more}"

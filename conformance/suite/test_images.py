@@ -79,7 +79,7 @@ def _assert_ids(ctx: Any, case: Any, g: dict[str, Any], side: dict[str, Any], go
         return
     note = benign_tail(ctx.tokenizer, want, got, ctx.oracle_stop_ids) if benign_ok else None
     if note:
-        record_note(f"{note} ({what})")
+        record_note(note)
         return
     problems = _image_problems(g, side, got) if side["images"] else []
     head = "; ".join(problems) if problems else f"{what} differs from the processor's ids"

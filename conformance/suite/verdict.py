@@ -10,6 +10,7 @@ not a certification.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Any
 
 from conformance.suite.areas import AREAS
 
-__all__ = ["Verdict", "judge", "FAILING", "OUTCOMES"]
+__all__ = ["Verdict", "judge", "group_notes", "FAILING", "OUTCOMES"]
 
 FAILING = ("failed", "error", "xpassed")
 #: the outcome columns of a summary, in order
@@ -51,6 +52,17 @@ class Verdict:
                 "areas": {a: dict(c) for a, c in self.counts.items()}}
 
 
+def group_notes(records: Iterable[dict[str, Any]]) -> dict[str, list[str]]:
+    """Benign difference -> the tests that noted it. One behaviour is one note whichever call
+    showed it (a full render, a supervised example, an image example): a call named in brackets
+    at the end of a note, as tests before 2026-12-07 recorded it, is not part of it."""
+    notes: dict[str, list[str]] = {}
+    for r in records:
+        for note in r.get("notes", ()):
+            notes.setdefault(re.sub(r" \([^()']*\)$", "", note), []).append(r["nodeid"])
+    return notes
+
+
 def judge(records: Iterable[dict[str, Any]], capabilities: Any, variant: str = "", *, literal: bool = False) -> Verdict:
     """The verdict over ``records`` (``{"area", "outcome", "case", ...}``) of one variant."""
     from conformance.suite.findings import group_findings
@@ -58,10 +70,8 @@ def judge(records: Iterable[dict[str, Any]], capabilities: Any, variant: str = "
     records = list(records)
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     refused: set[str] = set()
-    notes: dict[str, list[str]] = {}
+    notes = group_notes(records)
     for r in records:
-        for note in r.get("notes", ()):
-            notes.setdefault(note, []).append(r["nodeid"])
         counts[r["area"]][r["outcome"]] += 1
         if r["outcome"] == "refused" and r.get("case"):
             refused.add(str(r["case"]))
