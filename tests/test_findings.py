@@ -396,3 +396,35 @@ def test_one_familys_reasoning_block_differences_are_one_finding():
     qwen35 = next(f for f in report if f["signature"] == "region|reasoning|qwen3.5")
     assert qwen35["tests"] == 6 and [m["tests"] for m in qwen35["members"]] == [4, 2], qwen35
     assert qwen35["title"].endswith("[qwen3.5]"), qwen35["title"]
+
+
+def test_one_familys_system_prompt_differences_are_one_finding():
+    """tinker opens Llama 3.1 conversations without the template's default system header and
+    writes harmony's system message its own way: the first divergence is a role word in one call
+    and a header token in another. A difference after a user header stays its own."""
+    def record(case, expected, got):
+        return {"area": "template_parity", "nodeid": f"test_x[{case}]", "outcome": "failed", "case": case,
+                "divergence": _rows([("<|begin_of_text|>", True)] + expected, [("<|begin_of_text|>", True)] + got)}
+
+    header = [("<|start_header_id|>", True), ("system", False), ("<|end_header_id|>", True), ("\n\n", False)]
+    user = [("<|start_header_id|>", True), ("user", False), ("<|end_header_id|>", True), ("\n\n", False)]
+    default = header + [("Cutting", False), (" Knowledge", False), ("<|eot_id|>", True)] + user + [("Hi", False)]
+    role = record("a", default, user + [("Hi", False), ("<|eot_id|>", True)])
+    written = record("b", header + [("Cutting", False), (" Knowledge", False)], header + [("\n", False), ("Be", False)])
+    content = record("c", user + [("Hi", False), (" there", False), ("<|eot_id|>", True)], user + [("Hi", False), ("<|eot_id|>", True)])
+    found = group_findings([role, written, content])
+    assert len(found) == 2, _shapes(found)
+    system = next(f for f in found if f.signature == "region|system")
+    assert system.count == 2 and system.title.startswith("the system prompt differs: "), system.title
+    assert len(system.members) == 2
+
+
+def test_a_stream_that_shows_special_tokens_as_content_is_one_finding_whichever_token():
+    """Kimi's <|tool_calls_section_begin|> and Qwen's <tool_call> streamed as content: one
+    streaming behaviour, whichever family's markup it is."""
+    def record(case, token):
+        return {"area": "streaming", "nodeid": f"test_s[{case}]", "outcome": "failed", "case": case,
+                "message": f"AssertionError: the stream shows special token {token} as content\n    delta 3 shows ..."}
+
+    found = group_findings([record("a", "<tool_call>"), record("b", "<|tool_calls_section_begin|>")])
+    assert len(found) == 1 and found[0].count == 2, [f.title for f in found]

@@ -458,7 +458,10 @@ def signature_of(record: dict[str, Any]) -> tuple[str, str, str]:
         return f"parse|{problem}", f"parse: {problem}", "sampling"
     if first.startswith(_STREAM_PROBLEMS):
         problem = _normalize_reason(first)
-        return f"stream|{problem}", f"{problem} (streaming)", "sampling"
+        # Which markup shows (<tool_call>, <|tool_calls_section_begin|>) is the family's token,
+        # not the behaviour: a stream that passes special tokens through as text.
+        behaviour = re.sub(r"special token \S+", "special token …", problem)
+        return f"stream|{behaviour}", f"{problem} (streaming)", "sampling"
     reason = _normalize_reason(first)
     cls = "security" if area == "injection" else ("sampling" if area in _SAMPLING_AREAS or area == "generated" else "training")
     if area == "template_parity" and "generation_prompt" in record["nodeid"]:
@@ -471,7 +474,7 @@ def signature_of(record: dict[str, Any]) -> tuple[str, str, str]:
 _REASONING_MARKS = re.compile(r"</?think>|<\|channel\|>analysis")
 #: Regions: the part of a template where one renderer's differences are one behaviour, the code
 #: that writes that part, however the first divergence falls case by case.
-REGIONS = {"reasoning": "the reasoning block"}
+REGIONS = {"reasoning": "the reasoning block", "system": "the system prompt"}
 
 
 def region_of(record: dict[str, Any]) -> str:
@@ -501,7 +504,32 @@ def region_of(record: dict[str, Any]) -> str:
     heads = [side[:24] for side in sides]
     tagged = any(special and _REASONING_MARKS.fullmatch(piece) for head in heads for piece, special in head)
     starts = [before + "".join(p for p, _ in head) for head in heads]
-    return "reasoning" if tagged or any(_REASONING_MARKS.search(t) for t in starts) else ""
+    if tagged or any(_REASONING_MARKS.search(t) for t in starts):
+        return "reasoning"
+    # The system prompt: a system (or harmony developer) header where the change starts or just
+    # before it, on either side (a default system prompt the renderer leaves out or writes more).
+    # Four ids hold a whole header: Llama's '<|start_header_id|>' 'system' '<|end_header_id|>' '\n\n'.
+    context = [(str(rows[k][2]), bool(rows[k][3])) for k in range(at - 4, at) if k in rows and rows[k][1] is not None]
+    for units in [context + head for head in heads]:
+        words = _words(units)
+        if any(a[1] and not b[1] and b[0] in _SYSTEM_ROLES for a, b in zip(words, words[1:])):
+            return "system"
+    return ""
+
+
+#: Role words of a system prompt's header, after the template's role token.
+_SYSTEM_ROLES = ("system", "developer")
+
+
+def _words(units: list[Unit]) -> list[tuple[str, bool]]:
+    """Units joined into special tokens and runs of text."""
+    out: list[tuple[str, bool]] = []
+    for piece, special in units:
+        if not special and out and not out[-1][1]:
+            out[-1] = (out[-1][0] + piece, False)
+        else:
+            out.append((piece, special))
+    return [(w.strip() if not sp else w, sp) for w, sp in out]
 
 
 def group_findings(records: Iterable[dict[str, Any]]) -> list[Finding]:
