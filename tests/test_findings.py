@@ -201,7 +201,7 @@ def test_a_change_is_read_as_text_across_bpe_seams():
 
     found = group_findings([record("a", ["Be", " brief", "."]), record("b", ["Answer", " in", " French", "!", " Now"])])
     assert len(found) == 1, [f.title for f in found]
-    assert found[0].title == "leaves out '\\n' after '<|im_start|>' 'system' '\\n'", found[0].title
+    assert _shapes(found) == [["leaves out '\\n' after '<|im_start|>' 'system' '\\n'"]], _shapes(found)
 
 
 def test_text_written_for_other_text_is_named_by_the_templates_side():
@@ -216,7 +216,7 @@ def test_text_written_for_other_text_is_named_by_the_templates_side():
 
     dates = group_findings([record("a", ["Cutting", " Knowledge", " Date", ":", " December"], ["Be", " brief"]),
                             record("b", ["Cutting", " Knowledge", " Date", ":", " December"], ["You", " are", " kind"])])
-    assert [f.title for f in dates] == ["writes other text where the template has text after '<|end_header_id|>' '\\n\\n'"]
+    assert _shapes(dates) == [["writes other text where the template has text after '<|end_header_id|>' '\\n\\n'"]], _shapes(dates)
     spaces = signature_of(record("c", ["  Hi", "  "], ["Hi"]))[1]
     assert spaces.startswith("writes other whitespace than the template"), spaces
     escapes = signature_of(record("d", ["caf", "é"], ["caf", "\\u00e9"]))[1]
