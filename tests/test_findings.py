@@ -399,9 +399,9 @@ def test_one_familys_reasoning_block_differences_are_one_finding():
 
 
 def test_one_familys_system_prompt_differences_are_one_finding():
-    """tinker opens Llama 3.1 conversations without the template's default system header and
-    writes harmony's system message its own way: the first divergence is a role word in one call
-    and a header token in another. A difference after a user header stays its own."""
+    """tinker opens Llama 3.1 conversations without the template's default system header: the
+    first divergence is the header left out in one call, its role word written otherwise in
+    another; both signatures name the system role. A difference after a user header stays its own."""
     def record(case, expected, got):
         return {"area": "template_parity", "nodeid": f"test_x[{case}]", "outcome": "failed", "case": case,
                 "divergence": _rows([("<|begin_of_text|>", True)] + expected, [("<|begin_of_text|>", True)] + got)}
@@ -410,7 +410,8 @@ def test_one_familys_system_prompt_differences_are_one_finding():
     user = [("<|start_header_id|>", True), ("user", False), ("<|end_header_id|>", True), ("\n\n", False)]
     default = header + [("Cutting", False), (" Knowledge", False), ("<|eot_id|>", True)] + user + [("Hi", False)]
     role = record("a", default, user + [("Hi", False), ("<|eot_id|>", True)])
-    written = record("b", header + [("Cutting", False), (" Knowledge", False)], header + [("\n", False), ("Be", False)])
+    renamed = [("<|start_header_id|>", True), ("developer", False), ("<|end_header_id|>", True), ("\n\n", False)]
+    written = record("b", header + [("Cutting", False), (" Knowledge", False)], renamed + [("Cutting", False), (" Knowledge", False)])
     content = record("c", user + [("Hi", False), (" there", False), ("<|eot_id|>", True)], user + [("Hi", False), ("<|eot_id|>", True)])
     found = group_findings([role, written, content])
     assert len(found) == 2, _shapes(found)

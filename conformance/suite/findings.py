@@ -470,66 +470,40 @@ def signature_of(record: dict[str, Any]) -> tuple[str, str, str]:
 
 
 #: Markers of a reasoning block, whichever family's template: the think tags (special tokens or
-#: text) and harmony's analysis channel.
-_REASONING_MARKS = re.compile(r"</?think>|<\|channel\|>analysis")
+#: text; harmony's analysis channel is told by its name beside the channel token).
+_REASONING_MARKS = re.compile(r"</?think>")
 #: Regions: the part of a template where one renderer's differences are one behaviour, the code
 #: that writes that part, however the first divergence falls case by case.
 REGIONS = {"reasoning": "the reasoning block", "system": "the system prompt"}
 
 
 def region_of(record: dict[str, Any]) -> str:
-    """The region an id difference sits in ("" for none): ``reasoning`` where a think tag or the
-    analysis channel is part of the change, or the template token just before it (within 3 ids).
+    """The region an id difference sits in ("" for none), read from its signature, so that one
+    signature is in one region whichever record and run shows it: ``reasoning`` where the change
+    or its place names a think tag (a token or spelled as text) or harmony's analysis channel;
+    ``system`` where it names a system (or harmony developer) header's role word.
 
     A renderer that writes the reasoning block its own way (keeps an empty block the template
     drops, writes ``\\n`` where the template has ``\\n\\n``, encodes the tags as text) meets the
     template's ids at a different first piece in a prompt, a full render, each per-turn example
     and each case: measured on the 2026-12-06 nightly, one such behaviour showed as three to eight
-    signatures. Counted once, its shapes listed."""
-    div = record.get("divergence")
-    if not div or record.get("area") == "injection":
+    signatures. A default system prompt left out or written otherwise meets it at the role word in
+    one call and inside the prompt's text in another. Counted once, its shapes listed."""
+    if record.get("area") == "injection" or not record.get("divergence"):
         return ""
     sig = signature_of(record)[0]
     if not sig.startswith("ids|") or "|final-end-of-turn|" in sig or sig == INJECTION_SIGNATURE:
         return ""
-    rows = {row[0]: row for row in div.get("rows", [])}
-    at = div["at"]
-    before = "".join(str(rows[k][2]) for k in range(at - 3, at) if k in rows and rows[k][1] is not None)
-    edit = _text_edit(rows, at)
-    keys = sorted(k for k in rows if k >= at)
-    sides = [edit[0], edit[1]] if edit is not None else [_units(rows, keys, 1), _units(rows, keys, 4)]
-    # Where the change starts (a change that runs to the end of the window holds the case's own
-    # text further on, '<think>' typed by a user): a think tag there, as a token of its own or
-    # spelled as text, or the analysis channel's name after the channel token.
-    heads = [side[:24] for side in sides]
-    tagged = any(special and _REASONING_MARKS.fullmatch(piece) for head in heads for piece, special in head)
-    starts = [before + "".join(p for p, _ in head) for head in heads]
-    if tagged or any(_REASONING_MARKS.search(t) for t in starts):
+    change = sig.removeprefix("ids|")
+    if _REASONING_MARKS.search(change) or ("'analysis'" in change and "'<|channel|>'" in change):
         return "reasoning"
-    # The system prompt: a system (or harmony developer) header where the change starts or just
-    # before it, on either side (a default system prompt the renderer leaves out or writes more).
-    # Four ids hold a whole header: Llama's '<|start_header_id|>' 'system' '<|end_header_id|>' '\n\n'.
-    context = [(str(rows[k][2]), bool(rows[k][3])) for k in range(at - 4, at) if k in rows and rows[k][1] is not None]
-    for units in [context + head for head in heads]:
-        words = _words(units)
-        if any(a[1] and not b[1] and b[0] in _SYSTEM_ROLES for a, b in zip(words, words[1:])):
-            return "system"
+    if any(f"'{role}'" in change for role in _SYSTEM_ROLES):
+        return "system"
     return ""
 
 
-#: Role words of a system prompt's header, after the template's role token.
+#: Role words of a system prompt's header (shown quoted in a signature: a word framed by special tokens).
 _SYSTEM_ROLES = ("system", "developer")
-
-
-def _words(units: list[Unit]) -> list[tuple[str, bool]]:
-    """Units joined into special tokens and runs of text."""
-    out: list[tuple[str, bool]] = []
-    for piece, special in units:
-        if not special and out and not out[-1][1]:
-            out[-1] = (out[-1][0] + piece, False)
-        else:
-            out.append((piece, special))
-    return [(w.strip() if not sp else w, sp) for w, sp in out]
 
 
 def group_findings(records: Iterable[dict[str, Any]]) -> list[Finding]:
