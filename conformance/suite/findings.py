@@ -489,10 +489,11 @@ def region_of(record: dict[str, Any]) -> str:
     and each case: measured on the 2026-12-06 nightly, one such behaviour showed as three to eight
     signatures. A default system prompt left out or written otherwise meets it at the role word in
     one call and inside the prompt's text in another. Counted once, its shapes listed."""
-    if record.get("area") == "injection" or not record.get("divergence"):
-        return ""
-    sig = signature_of(record)[0]
-    if not sig.startswith("ids|") or "|final-end-of-turn|" in sig or sig == INJECTION_SIGNATURE:
+    return _region(signature_of(record)[0])
+
+
+def _region(sig: str) -> str:
+    if not sig.startswith("ids|") or "|final-end-of-turn|" in sig:
         return ""
     change = sig.removeprefix("ids|")
     if _REASONING_MARKS.search(change) or ("'analysis'" in change and "'<|channel|>'" in change):
@@ -517,7 +518,7 @@ def group_findings(records: Iterable[dict[str, Any]]) -> list[Finding]:
         if r.get("outcome") not in _FAILING:
             continue
         sig, title, cls = signature_of(r)
-        region = region_of(r)
+        region = _region(sig)
         into = shapes.setdefault(region, {}) if region else found
         f = into.setdefault(sig, Finding(sig, cls, title, r["area"]))
         if CLASSES.index(cls) < CLASSES.index(f.cls):
