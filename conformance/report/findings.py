@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance.suite.findings import FAILING_CLASSES, INJECTION_SIGNATURE, region_title
+from conformance.suite.findings import FAILING_CLASSES, INJECTION_SIGNATURE, region_title, reproduction_rank
 
 __all__ = ["implementation_findings", "issue_markdown", "STANDARD_DECISIONS", "failing_signatures", "literal_verdict",
            "finding_changes"]
@@ -99,7 +99,7 @@ def implementation_findings(results: dict[str, Any]) -> dict[str, list[dict[str,
             agg["_cases"] |= set(f.get("cases", [""]))
             rep = f.get("reproduction")
             if rep is not None:
-                size = int((rep.get("divergence") or {}).get("expected_len", 10**9))
+                size = reproduction_rank({"nodeid": "", **rep})[:2]  # a plain call first, then the shortest
                 if agg["reproduction"] is None or size < agg["_size"]:
                     agg["reproduction"], agg["_size"] = {**rep, "run": key, "model": run["model"]}, size
     for per_impl in out.values():
@@ -171,12 +171,12 @@ def _merge_by_case(found: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         members.sort(key=_rank)
         head = members[0]
-        best = min(members, key=lambda m: m.get("_size", 10**9))
+        best = min(members, key=lambda m: m.get("_size", (1, 10**9)))
         kept.append({
             "signature": f"case|{case}", "class": head["class"], "area": head["area"],
             "title": f"case {case!r}: {head['title']} (and {len(members) - 1} more difference(s) there)",
             "tests": sum(m["tests"] for m in members), "runs": list(dict.fromkeys(r for m in members for r in m["runs"])),
-            "certifies": [], "reproduction": best["reproduction"], "_size": best.get("_size", 10**9),
+            "certifies": [], "reproduction": best["reproduction"], "_size": best.get("_size", (1, 10**9)),
             "decision": next((m["decision"] for m in members if m["decision"]), ""),
             "members": [{"signature": m["signature"], "class": m["class"], "title": m["title"], "tests": m["tests"]}
                         for m in members],

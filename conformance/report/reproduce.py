@@ -20,14 +20,12 @@ import pprint
 import re
 from typing import Any
 
+from conformance.suite.findings import PLAIN_CALLS
+
 __all__ = ["reproduction_script", "SCRIPT_KINDS"]
 
-#: the check whose failure a script reproduces -> what it compares
-SCRIPT_KINDS = {
-    "test_generation_prompt_matches_template": "prompt",
-    "test_full_conversation_matches_template": "full",
-    "test_supervised_weights_select_the_sampled_tokens": "supervised",
-}
+#: the check whose failure a script reproduces -> what it compares (the suite's plain calls)
+SCRIPT_KINDS = PLAIN_CALLS
 
 _TINKER_TRAIN_ON = "from tinker_cookbook.renderers import TrainOnWhat\n\n"
 

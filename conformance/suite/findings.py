@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["Finding", "CLASSES", "FAILING_CLASSES", "INJECTION_SIGNATURE", "signature_of", "group_findings", "region_of",
-           "region_title", "REGIONS"]
+           "region_title", "REGIONS",
+           "PLAIN_CALLS", "reproduction_rank"]
 
 CLASSES = ("security", "sampling", "training", "benign")
 _INJECTION = ("injection|content-special-ids", "message text that spells a special token becomes its special id (a forged role boundary)")
@@ -61,12 +62,10 @@ class Finding:
 
     @property
     def reproduction(self) -> dict[str, Any]:
-        """The smallest failing test: the shortest expected id list, then the shortest message."""
-        def size(r: dict[str, Any]) -> tuple[int, int, str]:
-            div = r.get("divergence") or {}
-            return int(div.get("expected_len", 10**9)), len(r.get("reason", "")), r["nodeid"]
-
-        return min(self.tests, key=size)
+        """The plainest smallest failing test: one call's ids compared with the template's
+        (:data:`PLAIN_CALLS`, which a bug report can reproduce with the library alone) before any
+        other, then the shortest expected id list, then the shortest message."""
+        return min(self.tests, key=reproduction_rank)
 
     def to_json(self) -> dict[str, Any]:
         rep = self.reproduction
@@ -78,6 +77,22 @@ class Finding:
                 "cases": sorted({r.get("case") or "" for r in self.tests}),
                 "reproduction": {k: rep[k] for k in ("nodeid", "case", "variant", "reason", "divergence") if k in rep},
                 **({"members": self.members} if self.members else {})}
+
+
+#: The checks that compare one call's ids with the template's: the test function -> the call.
+PLAIN_CALLS = {
+    "test_generation_prompt_matches_template": "prompt",
+    "test_full_conversation_matches_template": "full",
+    "test_supervised_weights_select_the_sampled_tokens": "supervised",
+}
+
+
+def reproduction_rank(record: dict[str, Any]) -> tuple[int, int, int, str]:
+    """How good a reproduction a failing record is (smaller is better): a plain call first, then
+    the shortest expected id list, then the shortest message."""
+    div = record.get("divergence") or {}
+    test = record["nodeid"].split("::")[-1].split("[")[0]
+    return (0 if test in PLAIN_CALLS else 1), int(div.get("expected_len", 10**9)), len(record.get("reason", "")), record["nodeid"]
 
 
 def _norm(piece: Any, special: bool) -> str:
