@@ -429,3 +429,17 @@ def test_a_stream_that_shows_special_tokens_as_content_is_one_finding_whichever_
 
     found = group_findings([record("a", "<tool_call>"), record("b", "<|tool_calls_section_begin|>")])
     assert len(found) == 1 and found[0].count == 2, [f.title for f in found]
+
+
+def test_a_findings_reproduction_is_a_plain_call_where_one_of_its_tests_is():
+    """The extension check meets the same difference in fewer ids than the generation prompt, but
+    only the prompt's comparison can be replayed against the library alone: it is the reproduction."""
+    def record(nodeid, expected_len):
+        div = _rows([("<think>", True), ("\n", False)], [("<think>", True), ("\n\n", False)])
+        div["expected_len"] = expected_len
+        return {"area": "template_parity" if "template" in nodeid else "extension", "nodeid": nodeid, "outcome": "failed",
+                "case": "a", "divergence": div}
+
+    found = group_findings([record("test_extension.py::test_claimed_extension_holds[a]", 20),
+                            record("test_template_parity.py::test_generation_prompt_matches_template[a]", 90)])
+    assert len(found) == 1 and found[0].reproduction["nodeid"].startswith("test_template_parity.py"), found[0].reproduction
