@@ -96,13 +96,6 @@ def test_k2_thinking_goldens_declare_the_tools_with_their_keys_sorted(case_id, t
     written = _k2_thinking_declaration(record["prompt"]["text"])
     assert written == json.dumps(deep_sorted(tools), ensure_ascii=False, separators=(",", ":"))
     prime_k2 = pytest.importorskip("renderers.kimi_k2")
-    tok = _k2_thinking_tokenizer()
+    tok = get_model("moonshotai/Kimi-K2-Thinking").tokenizer()
     ids = prime_k2.KimiK2Renderer(tok).render_ids([{"role": "user", "content": "Hi"}], tools=tools, add_generation_prompt=True)
     assert _k2_thinking_declaration(tok.decode(ids, skip_special_tokens=False)) == written
-
-
-def _k2_thinking_tokenizer():
-    from conformance.fixtures.registry import get_model
-    from conformance.fixtures.snapshots import load_snapshot, load_tokenizer
-
-    return load_tokenizer(load_snapshot(get_model("moonshotai/Kimi-K2-Thinking").snapshot_name))

@@ -139,7 +139,7 @@ def _regroup(args: argparse.Namespace) -> int:
     from conformance.report.compare import compare
     from conformance.report.results import kept_report_name, load_results, save_results
     from conformance.suite.findings import group_findings
-    from conformance.suite.verdict import group_notes
+    from conformance.suite.verdict import group_notes, note_records
 
     path = Path(args.paths[0])
     data = load_results(path)
@@ -154,8 +154,7 @@ def _regroup(args: argparse.Namespace) -> int:
         tests = [t for t in json.loads(kept.read_text(encoding="utf-8"))["tests"] if t.get("variant", run["variant"]) == run["variant"]]
         # As the session groups them (conformance.suite.verdict.judge), with this version's signatures.
         run["findings"] = [{**f.to_json(), "variant": run["variant"]} for f in group_findings(tests)]
-        run["notes"] = [{"class": "benign", "title": t, "tests": len(ts), "example": ts[0], "variant": run["variant"]}
-                        for t, ts in group_notes(tests).items()]
+        run["notes"] = [{**n, "variant": run["variant"]} for n in note_records(group_notes(tests))]
         done += 1
     if missing:
         raise SystemExit(f"conformance report regroup: no kept report for {len(missing)} run(s), e.g. {missing[0]} in {args.reports}")

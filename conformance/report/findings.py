@@ -14,12 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance.suite.findings import FAILING_CLASSES, INJECTION_SIGNATURE, region_title, reproduction_rank
+from conformance.suite.findings import CLASSES, FAILING_CLASSES, INJECTION_SIGNATURE, region_title, reproduction_rank
 
 __all__ = ["implementation_findings", "issue_markdown", "STANDARD_DECISIONS", "failing_signatures", "literal_verdict",
            "finding_changes"]
 
-_CLASS_ORDER = ("security", "sampling", "training", "benign")
 
 #: Signature fragments whose expectation is a decision of this standard rather than the template's
 #: own behaviour (argued once, in the README's decisions list).
@@ -80,19 +79,18 @@ def implementation_findings(results: dict[str, Any]) -> dict[str, list[dict[str,
         for f in run.get("findings", []) + [{**n, "signature": f"note|{n['title']}", "area": ""} for n in run.get("notes", [])]:
             # A region's differences are one behaviour of one family's renderer class: a library
             # writes each family's reasoning block with its own code.
-            sig = f"{f['signature']}|{_family(run['model'])}" if f["signature"].startswith("region|") else f["signature"]
+            family = _family(run["model"]) if f["signature"].startswith("region|") else ""
+            sig = f"{f['signature']}|{family}" if family else f["signature"]
             agg = out.setdefault(impl, {}).setdefault(sig, {
                 "signature": sig, "class": f["class"], "title": f["title"], "area": f.get("area", ""),
                 "tests": 0, "runs": [], "certifies": [], "reproduction": None, "decision": _decision(f["signature"]),
-                "_cases": set(), "_members": {}, "_covers": set()})
+                "_cases": set(), "_members": {}, "_covers": set(), "_family": family})
             agg["_covers"].add(f["signature"])  # the run-level signatures it stands for
-            if _CLASS_ORDER.index(f["class"]) < _CLASS_ORDER.index(agg["class"]):
-                agg["class"] = f["class"]
+            agg["class"] = _worse(agg["class"], f["class"])
             for m in f.get("members", []):
                 have = agg["_members"].setdefault(m["signature"], {**m, "tests": 0})
                 have["tests"] += int(m["tests"])
-                if _CLASS_ORDER.index(m["class"]) < _CLASS_ORDER.index(have["class"]):
-                    have["class"] = m["class"]
+                have["class"] = _worse(have["class"], m["class"])
             agg["tests"] += int(f["tests"])
             agg["runs"].append(key)
             # Runs from before findings named their cases: unknown, never merged by case.
@@ -105,10 +103,10 @@ def implementation_findings(results: dict[str, Any]) -> dict[str, list[dict[str,
     for per_impl in out.values():
         for agg in per_impl.values():
             members = sorted(agg.pop("_members").values(), key=_rank)
-            if members:
+            if members:  # a region's (region|<name>, one per family)
                 agg["members"] = members
-                region = agg["signature"].split("|")[1]
-                agg["title"] = f"{region_title(region, members[0]['title'], len(members))} [{agg['signature'].split('|')[-1]}]"
+                region = agg["signature"].removeprefix("region|").split("|")[0]
+                agg["title"] = f"{region_title(region, members[0]['title'], len(members))} [{agg['_family']}]"
     merged = {impl: _merge_by_case(found) for impl, found in out.items()}
     for impl, kept in merged.items():
         for f in kept:
@@ -116,6 +114,11 @@ def implementation_findings(results: dict[str, Any]) -> dict[str, list[dict[str,
     return {impl: sorted(({k: v for k, v in f.items() if not k.startswith("_")} for f in kept),
                          key=_rank)
             for impl, kept in merged.items()}
+
+
+def _worse(a: str, b: str) -> str:
+    """The more severe of two classes."""
+    return min(a, b, key=CLASSES.index)
 
 
 def _family(model: str) -> str:
@@ -152,7 +155,7 @@ def family_line(found: list[dict[str, Any]]) -> str:
 
 def _rank(f: dict[str, Any]) -> tuple[int, int, str]:
     """Worst class first, then most tests."""
-    return _CLASS_ORDER.index(f["class"]), -f["tests"], f["title"]
+    return CLASSES.index(f["class"]), -f["tests"], f["title"]
 
 
 def _merge_by_case(found: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:

@@ -492,9 +492,9 @@ _REASONING_MARKS = re.compile(r"</?think>")
 REGIONS = {"reasoning": "the reasoning block", "system": "the system prompt"}
 
 
-def region_of(record: dict[str, Any]) -> str:
-    """The region an id difference sits in ("" for none), read from its signature, so that one
-    signature is in one region whichever record and run shows it: ``reasoning`` where the change
+def region_of(sig: str) -> str:
+    """The region of the difference with signature ``sig`` ("" for none), read from the signature
+    alone, so that one signature is in one region whichever record and run shows it: ``reasoning`` where the change
     or its place names a think tag (a token or spelled as text) or harmony's analysis channel;
     ``system`` where it names a system (or harmony developer) header's role word.
 
@@ -504,10 +504,6 @@ def region_of(record: dict[str, Any]) -> str:
     and each case: measured on the 2026-12-06 nightly, one such behaviour showed as three to eight
     signatures. A default system prompt left out or written otherwise meets it at the role word in
     one call and inside the prompt's text in another. Counted once, its shapes listed."""
-    return _region(signature_of(record)[0])
-
-
-def _region(sig: str) -> str:
     if not sig.startswith("ids|") or "|final-end-of-turn|" in sig:
         return ""
     change = sig.removeprefix("ids|")
@@ -533,20 +529,25 @@ def group_findings(records: Iterable[dict[str, Any]]) -> list[Finding]:
         if r.get("outcome") not in _FAILING:
             continue
         sig, title, cls = signature_of(r)
-        region = _region(sig)
+        region = region_of(sig)
         into = shapes.setdefault(region, {}) if region else found
         f = into.setdefault(sig, Finding(sig, cls, title, r["area"]))
         if CLASSES.index(cls) < CLASSES.index(f.cls):
             f.cls = cls
         f.tests.append(r)
     for region, members in shapes.items():
-        ranked = sorted(members.values(), key=lambda f: (CLASSES.index(f.cls), -f.count, f.title))
+        ranked = sorted(members.values(), key=_rank)
         head = ranked[0]
         merged = Finding(f"region|{region}", head.cls, region_title(region, head.title, len(ranked)), head.area,
                          [r for m in ranked for r in m.tests],
                          [{"signature": m.signature, "class": m.cls, "title": m.title, "tests": m.count} for m in ranked])
         found[merged.signature] = merged
-    return sorted(found.values(), key=lambda f: (CLASSES.index(f.cls), -f.count, f.title))
+    return sorted(found.values(), key=_rank)
+
+
+def _rank(f: Finding) -> tuple[int, int, str]:
+    """Most severe class first, then most tests."""
+    return CLASSES.index(f.cls), -f.count, f.title
 
 
 def region_title(region: str, head: str, shapes: int) -> str:

@@ -326,7 +326,7 @@ class SuitePlugin:
                 tr.write_line(f"findings ({len(v.findings)}), each one root cause; the smallest failing test reproduces it:")
             for f in v.findings:
                 tr.write_line(f"  [{f.cls}] {f.title}: {f.count} test(s), e.g. {f.reproduction['nodeid']}")
-                for m in f.members[1:] if len(f.members) > 1 else ():
+                for m in f.members[1:]:
                     tr.write_line(f"      also: {m['title']}: {m['tests']} test(s)")
             for note, tests in v.notes.items():
                 tr.write_line(f"  [benign] {note}: {len(tests)} test(s) (a note: changes nothing a model sees or trains on)")

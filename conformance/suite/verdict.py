@@ -18,7 +18,7 @@ from typing import Any
 
 from conformance.suite.areas import AREAS
 
-__all__ = ["Verdict", "judge", "group_notes", "FAILING", "OUTCOMES"]
+__all__ = ["Verdict", "judge", "group_notes", "note_records", "FAILING", "OUTCOMES"]
 
 FAILING = ("failed", "error", "xpassed")
 #: the outcome columns of a summary, in order
@@ -48,7 +48,7 @@ class Verdict:
     def to_json(self) -> dict[str, Any]:
         return {"verdict": self.label, "problems": self.problems, "refused": self.refused,
                 "findings": [f.to_json() for f in self.findings],
-                "notes": [{"class": "benign", "title": t, "tests": len(ts), "example": ts[0]} for t, ts in self.notes.items()],
+                "notes": note_records(self.notes),
                 "areas": {a: dict(c) for a, c in self.counts.items()}}
 
 
@@ -61,6 +61,11 @@ def group_notes(records: Iterable[dict[str, Any]]) -> dict[str, list[str]]:
         for note in r.get("notes", ()):
             notes.setdefault(re.sub(r" \([^()']*\)$", "", note), []).append(r["nodeid"])
     return notes
+
+
+def note_records(notes: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """Notes as a report holds them: a benign finding each, with its test count and an example."""
+    return [{"class": "benign", "title": t, "tests": len(ts), "example": ts[0]} for t, ts in notes.items()]
 
 
 def judge(records: Iterable[dict[str, Any]], capabilities: Any, variant: str = "", *, literal: bool = False) -> Verdict:
