@@ -206,6 +206,14 @@ def test_the_invariants_catch_the_golden_defects_they_were_written_for(tmp_path)
     assert not _check("ok", call, kpins) and call["completion"]["expected"]["tool_calls"]
     call["completion"]["expected"]["tool_calls"] = []
     assert any("expects no such call" in p for p in _check("lost-call", call, kpins))
+    # A string spelling the completion does not hold as bare text (the template wrote something else).
+    q35 = load_registry()["Qwen/Qwen3.5-9B"]
+    q35d = golden_dir(q35)
+    q35pins = json.loads((q35d / "manifest.json").read_text())["registry"]
+    null = json.loads((q35d / "no_thinking" / "tools-args-null.json").read_text())
+    assert not _check("ok", null, q35pins) and null["completion"]["expected"]["tool_calls"][0]["string_spellings"]
+    null["completion"]["expected"]["tool_calls"][0]["string_spellings"]["enabled"] = "false"
+    assert any("is not bare text" in p for p in _check("spelling", null, q35pins))
     assert Path(d).is_dir()
 
 
