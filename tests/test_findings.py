@@ -21,7 +21,8 @@ def test_two_planted_defects_over_many_cases_are_exactly_two_findings(tmp_path, 
     assert {f["class"] for f in findings} == {"security", "training"} and len(findings) == 2, [f["title"] for f in findings]
     assert sum(f["tests"] for f in findings) == len(failing)
     seam = next(f for f in findings if f["class"] == "training")
-    assert seam["title"].startswith("leaves out '\\n' after '<|im_end|>'"), seam["title"]
+    # Whitespace only: the whitespace region, of one way here.
+    assert seam["title"].startswith("whitespace differs: leaves out '\\n' after '<|im_end|>'"), seam["title"]
     assert seam["reproduction"]["nodeid"].startswith("test_") and "reason" in seam["reproduction"]
     assert "findings (2)" in run.output and "[security] message text that spells a special token" in run.output
     from conformance.report.findings import literal_verdict
@@ -377,7 +378,7 @@ def test_one_familys_reasoning_block_differences_are_one_finding():
     newline = record("a", [("<think>", True), ("\n", False), ("Hm", False)], [("<think>", True), ("\n\n", False), ("Hm", False)])
     block = record("b", answer, [("<think>", True), ("\n\n", False), ("</think>", True), ("\n\n", False)] + answer)
     block_again = record("c", answer, [("<think>", True), ("\n\n", False), ("</think>", True), ("\n\n", False)] + answer)
-    args = record("d", [("<tool_call>", True), ('{"a": 1}', False)], [("<tool_call>", True), ('{"a":1}', False)])
+    args = record("d", [("<tool_call>", True), ('{"a": true}', False)], [("<tool_call>", True), ('{"a": True}', False)])
     found = group_findings([newline, block, block_again, args])
     assert len(found) == 2, _shapes(found)
     region = next(f for f in found if f.signature == "region|reasoning")
@@ -416,7 +417,7 @@ def test_one_familys_system_prompt_differences_are_one_finding():
     found = group_findings([role, written, content])
     assert len(found) == 2, _shapes(found)
     system = next(f for f in found if f.signature == "region|system")
-    assert system.count == 2 and system.title.startswith("the system prompt differs: "), system.title
+    assert system.count == 2 and system.title.startswith("the system prompt or tool declarations differ: "), system.title
     assert len(system.members) == 2
 
 

@@ -72,11 +72,23 @@ def implementation_findings(results: dict[str, Any]) -> dict[str, list[dict[str,
     per-turn example of that case. A difference seen in two cases or more stays its own finding."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
     failing: dict[str, dict[str, set[str]]] = {}
+    # A signature a region holds in one run of a family is that region's in every run of the
+    # family: a run whose tests of it had no known part (generated conversations only) kept it apart.
+    in_region: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for run in results.get("runs", []):
+        for f in run.get("findings", []):
+            for m in f.get("members", []) if f["signature"].startswith("region|") else []:
+                in_region.setdefault((run["implementation"], _family(run["model"]), m["signature"]), f)
     for run in results.get("runs", []):
         impl = run["implementation"]
         key = f"{run['model']} [{run['variant']}]"
         failing.setdefault(impl, {})[key] = failing_signatures(run)
         for f in run.get("findings", []) + [{**n, "signature": f"note|{n['title']}", "area": ""} for n in run.get("notes", [])]:
+            covers = f["signature"]  # the run-level signature it stands for
+            region = in_region.get((impl, _family(run["model"]), covers))
+            if region is not None and not f["signature"].startswith("region|"):
+                f = {**f, "signature": region["signature"],
+                     "members": [{k: f[k] for k in ("signature", "class", "title", "tests")}]}
             # A region's differences are one behaviour of one family's renderer class: a library
             # writes each family's reasoning block with its own code.
             family = _family(run["model"]) if f["signature"].startswith("region|") else ""
@@ -85,7 +97,7 @@ def implementation_findings(results: dict[str, Any]) -> dict[str, list[dict[str,
                 "signature": sig, "class": f["class"], "title": f["title"], "area": f.get("area", ""),
                 "tests": 0, "runs": [], "certifies": [], "reproduction": None, "decision": _decision(f["signature"]),
                 "_cases": set(), "_members": {}, "_covers": set(), "_family": family})
-            agg["_covers"].add(f["signature"])  # the run-level signatures it stands for
+            agg["_covers"].add(covers)
             agg["class"] = _worse(agg["class"], f["class"])
             for m in f.get("members", []):
                 have = agg["_members"].setdefault(m["signature"], {**m, "tests": 0})
@@ -103,8 +115,9 @@ def implementation_findings(results: dict[str, Any]) -> dict[str, list[dict[str,
     for per_impl in out.values():
         for agg in per_impl.values():
             members = sorted(agg.pop("_members").values(), key=_rank)
-            if members:  # a region's (region|<name>, one per family)
+            if members:
                 agg["members"] = members
+            if members and agg["signature"].startswith("region|"):  # one per family
                 region = agg["signature"].removeprefix("region|").split("|")[0]
                 agg["title"] = f"{region_title(region, members[0]['title'], len(members))} [{agg['_family']}]"
     merged = {impl: _merge_by_case(found) for impl, found in out.items()}

@@ -155,10 +155,12 @@ def _merges_only(tok: Any) -> Any:
     return _cached(_merges_cache, tok, compute)
 
 
-def record_divergence(tok: Any, expected: Sequence[int], got: Sequence[int], *, what: str = "") -> dict[str, Any] | None:
+def record_divergence(tok: Any, expected: Sequence[int], got: Sequence[int], *, what: str = "",
+                      part: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """Attach the first divergence of two id lists to the running test; returns the record.
 
-    Rows are ``[position, expected_id, expected_piece, expected_is_special, got_id, got_piece,
+    ``part`` is where the divergence lies in the case's conversation (``parts.part_at``), kept
+    as ``part`` where known. Rows are ``[position, expected_id, expected_piece, expected_is_special, got_id, got_piece,
     got_is_special]`` from ``WINDOW_BEFORE`` tokens before the divergence to ``WINDOW_AFTER`` after;
     an id past the end of its list is None.
     """
@@ -173,6 +175,8 @@ def record_divergence(tok: Any, expected: Sequence[int], got: Sequence[int], *, 
             break
         rows.append([i, e, _piece(tok, e), e in special, g, _piece(tok, g), g in special])
     record: dict[str, Any] = {"what": what, "at": k, "expected_len": len(expected), "got_len": len(got), "rows": rows}
+    if part is not None:
+        record["part"] = part
     # Say what kind of difference it is when the ids are the template's text split differently:
     # "injection" (content text became special ids), "encoder" (same text, another token split:
     # BPE drift at a seam, or an encoder that is not the model's). Vocabulary entries the oracle's

@@ -28,6 +28,7 @@ CERTIFIED means no security, sampling or training finding.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -191,7 +192,7 @@ def _divergence_signature(area: str, div: dict[str, Any]) -> tuple[str, str, str
         dropped = _norm(e_piece, e_special) if e_special or not str(e_piece).strip() else "text"
         change = f"drops {dropped}{'' if e_special else after}, and ends"
     elif kind == "encoder":
-        change = f"splits the template's text into other tokens{after} (encoder: {_norm(e_piece, False)} vs {_norm(g_piece, False)})"
+        change = _ENCODER.format(after=after)
     elif kind == "structure_as_text":
         change = f"writes the template's {_norm(e_piece, True)} as text{after}"
     elif (edit := _text_edit(rows, at)) is not None:
@@ -241,7 +242,7 @@ def _divergence_signature(area: str, div: dict[str, Any]) -> tuple[str, str, str
     elif not (e_special or g_special) and _same_text_in_window(rows, at, min(div.get("expected_len", 0), div.get("got_len", 0))):
         # The same text, split into other tokens here (a seam's BPE); the difference that makes
         # the whole lists decode differently lies further on, past the window.
-        change = f"splits the template's text into other tokens{after} (encoder: {_norm(e_piece, False)} vs {_norm(g_piece, False)})"
+        change = _ENCODER.format(after=after)
     else:
         where = "" if e_special and g_special else (_context(rows, at) if not (e_special or g_special) else after)
         change = f"writes {_norm(g_piece, g_special)} where the template has {_norm(e_piece, e_special)}{where}"
@@ -252,6 +253,11 @@ def _divergence_signature(area: str, div: dict[str, Any]) -> tuple[str, str, str
     cls = "sampling" if "generation prompt" in what or "prompt" in what.split(":")[-1] else "training"
     return f"ids|{change}", change, cls
 
+
+#: The same text split into other tokens: which pieces face each other is the case's text at a
+#: seam (``'.\n'`` for ``'.'``, ``'\n\n'`` for ``'\n'``), the behaviour is the renderer's encoder
+#: (pieces encoded apart and joined): one finding, its pieces in the reproduction.
+_ENCODER = "splits the template's text into other tokens{after} (encoder)"
 
 Unit = tuple[str, bool]  # a special token whole, or one character of text
 
@@ -426,7 +432,10 @@ def _weights_signature(reason: str) -> tuple[str, str] | None:
         out = []
         for p in pieces[:1]:  # where it starts: the rest follows from the same cause
             text = p[1:-1]
-            out.append(p if not text.strip(" \\n") or text.startswith("<") else "text")
+            # Which think tag an example weighs otherwise (Kimi K2-Thinking's '<think>', K2.5's
+            # '</think>') is where the template's block meets the renderer's: one weight rule.
+            out.append("a think tag" if _REASONING_MARKS.fullmatch(text) else
+                       p if not text.strip(" \\n") or text.startswith("<") else "text")
         return " ".join(dict.fromkeys(out)) or "nothing"
 
     extra = norm(lists.get("trained but should not be", []))
@@ -487,28 +496,52 @@ def signature_of(record: dict[str, Any]) -> tuple[str, str, str]:
 #: Markers of a reasoning block, whichever family's template: the think tags (special tokens or
 #: text; harmony's analysis channel is told by its name beside the channel token).
 _REASONING_MARKS = re.compile(r"</?think>")
-#: Regions: the part of a template where one renderer's differences are one behaviour, the code
-#: that writes that part, however the first divergence falls case by case.
-REGIONS = {"reasoning": "the reasoning block", "system": "the system prompt"}
+#: A change of whitespace only: whitespace left out, written more, or written otherwise.
+_WHITESPACE = re.compile(r"(leaves out|writes) (?:(?:whitespace|'(?:\\[ntr]| )+') ?)+( more)?(,| after | at the |$)"
+                         r"|writes other whitespace than the template")
+#: Regions: the part of a conversation where one renderer's differences are one behaviour, the
+#: code that writes that part, however the first divergence falls case by case. In the order a
+#: difference is placed: the first that holds it.
+REGIONS = {
+    "reasoning": "the reasoning block differs",
+    "whitespace": "whitespace differs",
+    "system": "the system prompt or tool declarations differ",
+    "tool_calls": "the tool calls differ",
+}
 
 
-def region_of(sig: str) -> str:
-    """The region of the difference with signature ``sig`` ("" for none), read from the signature
-    alone, so that one signature is in one region whichever record and run shows it: ``reasoning`` where the change
-    or its place names a think tag (a token or spelled as text) or harmony's analysis channel;
-    ``system`` where it names a system (or harmony developer) header's role word.
+def region_of(sig: str, part: dict[str, Any] | None = None) -> str:
+    """The region of a difference with signature ``sig`` found at ``part`` of the conversation
+    (``parts.part_at``; None where unknown), "" for none:
 
-    A renderer that writes the reasoning block its own way (keeps an empty block the template
-    drops, writes ``\\n`` where the template has ``\\n\\n``, encodes the tags as text) meets the
-    template's ids at a different first piece in a prompt, a full render, each per-turn example
-    and each case: measured on the 2026-12-06 nightly, one such behaviour showed as three to eight
-    signatures. A default system prompt left out or written otherwise meets it at the role word in
-    one call and inside the prompt's text in another. Counted once, its shapes listed."""
+    * ``reasoning``: the change or its place names a think tag (a token or spelled as text) or
+      harmony's analysis channel;
+    * ``tool_calls``: it lies in the body of an assistant message with tool calls, or in a
+      tool result (a JSON argument's spacing included);
+    * ``whitespace``: the change is whitespace only (message text stripped, a newline written
+      more or otherwise), wherever else it sits (a stripped system prompt included);
+    * ``system``: it lies in what the template writes before the first message's own text
+      (BOS, a default system prompt, date lines, tool declarations) or in a system message, or
+      the change names a system (harmony: developer) header's role word.
+
+    A renderer that writes one of these parts its own way meets the template's ids at a different
+    first piece in a prompt, a full render, each per-turn example and each case: measured on the
+    2026-12-06 nightly, one such behaviour showed as two to eight signatures (tinker's Llama
+    default system text as four, tml's reasoning block for Nemotron as nine). Counted once, its
+    signatures listed. ``group_findings`` places a signature once per run, in the region most of
+    its tests' parts give, so that one signature is in one finding."""
     if not sig.startswith("ids|") or "|final-end-of-turn|" in sig:
         return ""
     change = sig.removeprefix("ids|")
     if _REASONING_MARKS.search(change) or ("'analysis'" in change and "'<|channel|>'" in change):
         return "reasoning"
+    part = part or {}
+    if part.get("role") == "tool" or (part.get("tool_calls") and part.get("zone") == "body"):
+        return "tool_calls"
+    if _WHITESPACE.match(change):
+        return "whitespace"
+    if (part.get("message") == 0 and part.get("zone") == "header") or part.get("role") in _SYSTEM_ROLES:
+        return "system"
     if any(f"'{role}'" in change for role in _SYSTEM_ROLES):
         return "system"
     return ""
@@ -522,21 +555,32 @@ def group_findings(records: Iterable[dict[str, Any]]) -> list[Finding]:
     """The failing records grouped into findings, most severe class first, then most tests.
 
     Records with one signature are one finding; the differences of one region (``region_of``) are
-    one finding whatever their signatures (``region|<name>``), each signature kept as a member."""
-    found: dict[str, Finding] = {}
-    shapes: dict[str, dict[str, Finding]] = {}
+    one finding whatever their signatures (``region|<name>``), each signature kept as a member. A
+    signature's region is the one most of its records' parts give (a record of unknown part, such
+    as a generated conversation's, gives none where the signature alone does not)."""
+    by_sig: dict[str, Finding] = {}
+    votes: dict[str, Counter[str]] = {}
     for r in records:
         if r.get("outcome") not in _FAILING:
             continue
         sig, title, cls = signature_of(r)
-        region = region_of(sig)
-        into = shapes.setdefault(region, {}) if region else found
-        f = into.setdefault(sig, Finding(sig, cls, title, r["area"]))
+        f = by_sig.setdefault(sig, Finding(sig, cls, title, r["area"]))
         if CLASSES.index(cls) < CLASSES.index(f.cls):
             f.cls = cls
         f.tests.append(r)
+        region = region_of(sig, (r.get("divergence") or {}).get("part"))
+        if region:
+            votes.setdefault(sig, Counter())[region] += 1
+    found: dict[str, Finding] = {}
+    shapes: dict[str, list[Finding]] = {}
+    for sig, f in by_sig.items():
+        region = votes[sig].most_common(1)[0][0] if sig in votes else ""
+        if region:
+            shapes.setdefault(region, []).append(f)
+        else:
+            found[sig] = f
     for region, members in shapes.items():
-        ranked = sorted(members.values(), key=_rank)
+        ranked = sorted(members, key=_rank)
         head = ranked[0]
         merged = Finding(f"region|{region}", head.cls, region_title(region, head.title, len(ranked)), head.area,
                          [r for m in ranked for r in m.tests],
@@ -553,4 +597,4 @@ def _rank(f: Finding) -> tuple[int, int, str]:
 def region_title(region: str, head: str, shapes: int) -> str:
     """``the reasoning block differs: <its most common difference> (and N more way(s))``."""
     more = f" (and {shapes - 1} more way(s))" if shapes > 1 else ""
-    return f"{REGIONS[region]} differs: {head}{more}"
+    return f"{REGIONS[region]}: {head}{more}"

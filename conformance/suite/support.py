@@ -18,7 +18,9 @@ import pytest
 
 from conformance.fixtures.cases import Case
 from conformance.fixtures.golden_record import Derivable, Golden, Reason, Render
+from conformance.oracle.message_spans import first_divergence
 from conformance.suite.areas import CAPABILITY_SKIP, REFUSED
+from conformance.suite.parts import part_at
 
 __all__ = ["token_diff", "repro", "require", "skip_template_fact", "json_equal", "prompt_messages", "assert_ids_equal",
            "parse_problems", "call_or_refusal", "benign_tail", "judged_by_injection", "JUDGED_BY", "lossy_reason", "REFUSAL_ERRORS",
@@ -71,12 +73,14 @@ def _piece(tok: Any, i: int | None) -> str:
         return "(invalid id)"
 
 
-def token_diff(tok: Any, expected: Sequence[int], got: Sequence[int], *, width: int = 8, what: str = "") -> str:
+def token_diff(tok: Any, expected: Sequence[int], got: Sequence[int], *, width: int = 8, what: str = "",
+               part: dict[str, Any] | None = None) -> str:
     """Both id lists from the first divergence, decoded side by side. The same divergence is
-    attached to the running test as data (:mod:`conformance.suite.evidence`) for the report pages."""
+    attached to the running test as data (:mod:`conformance.suite.evidence`) for the report pages,
+    with ``part``, where in the conversation it lies, where the caller knows it."""
     from conformance.suite.evidence import record_divergence
 
-    record = record_divergence(tok, expected, got, what=what)
+    record = record_divergence(tok, expected, got, what=what, part=part)
     k = next((i for i, (a, b) in enumerate(zip(expected, got)) if a != b), min(len(expected), len(got)))
     lines = [f"first divergence at token {k} (expected {len(expected)} ids, got {len(got)})",
              f"{'pos':>6}  {'expected':<32} {'got':<32}"]
@@ -165,8 +169,9 @@ def assert_ids_equal(ctx: Any, case: Case, expected: Sequence[int], got: Sequenc
                 record_note(note)
                 return
         judged_by_injection(literal, got)
-        pytest.fail(f"{what} differs from the template\n{repro(ctx, case, call)}{token_diff(ctx.tokenizer, expected, got, what=what)}",
-                    pytrace=False)
+        part = part_at(ctx.golden(case), case.messages_list(), expected, first_divergence(expected, got))
+        pytest.fail(f"{what} differs from the template\n{repro(ctx, case, call)}"
+                    f"{token_diff(ctx.tokenizer, expected, got, what=what, part=part)}", pytrace=False)
 
 
 def json_equal(a: Any, b: Any) -> bool:
