@@ -444,3 +444,129 @@ def test_a_findings_reproduction_is_a_plain_call_where_one_of_its_tests_is():
     found = group_findings([record("test_extension.py::test_claimed_extension_holds[a]", 20),
                             record("test_template_parity.py::test_generation_prompt_matches_template[a]", 90)])
     assert len(found) == 1 and found[0].reproduction["nodeid"].startswith("test_template_parity.py"), found[0].reproduction
+
+
+def test_a_divergence_knows_which_message_and_zone_it_lies_in():
+    """``part_at`` reads the place off the golden alone: Llama 3.1's default date lines are the
+    system message's header, the user's words its body, the generation prompt the header of the
+    assistant message it opens (also where a renderer writes more after it); a list that parts
+    from the full render before the position has no part, never a guessed one."""
+    from conformance.fixtures.cases import load_cases
+    from conformance.fixtures.goldens import load_golden
+    from conformance.fixtures.registry import load_registry
+    from conformance.suite.parts import part_at
+
+    golden = load_golden(load_registry()["meta-llama/Llama-3.1-8B-Instruct"], "default", "basic-system-single-turn")
+    msgs = next(c for c in load_cases() if c.id == "basic-system-single-turn").messages_list()
+    full, prompt = list(golden.full.ids), list(golden.prompt.ids)
+    pieces = golden.full.tokens.pieces
+    assert (pieces[5], pieces[25], pieces[36]) == ("Cut", "You", "Name")
+
+    def part(expected, at):
+        found = part_at(golden, msgs, expected, at)
+        return found and (found["message"], found["role"], found["zone"])
+
+    assert part(full, 5) == (0, "system", "header")  # 'Cutting Knowledge Date' before the system text
+    assert part(full, 25) == (0, "system", "body")
+    assert part(full, 36) == (1, "user", "body")
+    assert part(full, 33) == (1, "user", "header")
+    assert part(prompt, len(prompt) - 1) == part(prompt, len(prompt)) == (2, "assistant", "header")
+    assert part(full[:5] + [0] + full[6:], 20) is None
+
+
+def _record(case, expected, got, part=None, area="template_parity"):
+    div = _rows(expected, got)
+    if part is not None:
+        div["part"] = {"message": part[0], "role": part[1], "zone": part[2], "tool_calls": part[3] if len(part) > 3 else False}
+    return {"area": area, "nodeid": f"test_x[{case}]", "outcome": "failed", "case": case, "divergence": div}
+
+
+def test_differences_inside_the_system_prompt_are_one_finding_by_their_place():
+    """tinker leaves out Llama 3.1's default date lines: without a system message the first
+    divergence names the 'system' role word; with one it lies inside the date text, which names no
+    role. The place (the first message's header) makes both one finding; a difference in the
+    user's own text stays apart."""
+    user = [("<|start_header_id|>", True), ("user", False), ("<|end_header_id|>", True), ("\n\n", False)]
+    system = [("<|begin_of_text|>", True), ("<|start_header_id|>", True), ("system", False), ("<|end_header_id|>", True),
+              ("\n\n", False)]
+    dates = [("Cutting", False), (" Knowledge", False), (" Date", False), ("\n\n", False)]
+    no_system = _record("a", system + dates + [("<|eot_id|>", True)] + user, [system[0]] + user + [("Hi", False)],
+                        (0, "user", "header"))
+    with_system = _record("b", system + dates + [("Be", False), (" brief", False)], system + [("Be", False), (" brief", False)],
+                          (0, "system", "header"))
+    words = _record("c", user + [("Hi", False), (" there", False), ("<|eot_id|>", True)], user + [("Hi", False), ("<|eot_id|>", True)],
+                    (1, "user", "body"))
+    found = group_findings([no_system, with_system, words])
+    assert len(found) == 2, _shapes(found)
+    (region,) = [f for f in found if f.signature == "region|system"]
+    assert region.count == 2 and len(region.members) == 2, region.members
+    assert not signature_of(with_system)[0].count("'system'"), signature_of(with_system)  # named by its place alone
+
+
+def test_stripped_message_text_is_one_finding_in_every_role():
+    """Nemotron's message text stripped by the renderer: whitespace left out at the end of a user
+    message, a newline left out at the start of a system prompt: one whitespace finding. A JSON
+    argument's spacing inside a tool call is the tool call's, not this one."""
+    head = [("<|im_start|>", True), ("user", False), ("\n", False), ("Hi", False)]
+    end = [("<|im_end|>", True), ("\n", False)]
+    trailing = _record("a", head + [("    ", False)] + end, head + end, (0, "user", "body"))
+    newline = _record("b", head + [("\n", False)] + end, head + end, (0, "user", "body"))
+    sys_head = [("<|im_start|>", True), ("system", False)]
+    system = _record("c", sys_head + [("\n\n", False), ("Be", False)], sys_head + [("\n", False), ("Be", False)], (0, "system", "body"))
+    call = [("<tool_call>", True)]
+    spacing = _record("d", call + [('{"a": 1}', False)], call + [('{"a":  1}', False)], (1, "assistant", "body", True))
+    found = group_findings([trailing, newline, system, spacing])
+    assert sorted(f.signature for f in found) == ["region|tool_calls", "region|whitespace"], _shapes(found)
+    whitespace = next(f for f in found if f.signature == "region|whitespace")
+    assert whitespace.count == 3 and len(whitespace.members) == 3, whitespace.members
+    # Without a known place (a generated conversation), the same signature stays where the
+    # signature alone puts it.
+    assert [f.signature for f in group_findings([{**spacing, "divergence": {**spacing["divergence"], "part": None}}])] == [
+        "region|whitespace"]
+
+
+def test_a_signature_is_in_the_region_most_of_its_tests_place_it():
+    """One signature, one finding: tests of it whose place is unknown (generated conversations)
+    go where the located ones do, in the run and in the report across runs of the family."""
+    from conformance.report.findings import implementation_findings
+
+    head = [("<|start|>", True), ("assistant", False)]
+    located = _record("a", head + [("<|channel|>", True), ("commentary", False)], head + [(" to", False), ("=", False)],
+                      (1, "assistant", "body", True))
+    unknown = {**_record("b", head + [("<|channel|>", True), ("commentary", False)], head + [(" to", False), ("=", False)]),
+               "area": "generated", "case": ""}
+    (finding,) = group_findings([located, unknown])
+    assert finding.signature == "region|tool_calls" and finding.count == 2
+
+    def run(variant, records):
+        return {"implementation": "lib", "model": "openai/gpt-oss-20b", "variant": variant, "status": "not_certified",
+                "findings": [{**f.to_json(), "variant": variant} for f in group_findings(records)]}
+
+    report = implementation_findings({"runs": [run("reasoning_low", [located]), run("reasoning_high", [unknown])]})["lib"]
+    assert [(f["signature"], f["tests"]) for f in report] == [("region|tool_calls|gpt-oss", 2)], report
+    assert report[0]["certifies"] == ["openai/gpt-oss-20b [reasoning_low]", "openai/gpt-oss-20b [reasoning_high]"]
+
+
+def test_a_seam_is_one_finding_whichever_pieces_face_each_other():
+    """The same text split into other tokens at the end of one case's answer ('.\\n' for '.') and
+    between two newlines in another: one encoder behaviour, its pieces in the reproduction."""
+    def record(case, expected, got):
+        return {"area": "template_parity", "nodeid": f"test_x[{case}]", "outcome": "failed", "case": case,
+                "divergence": {**_rows(expected, got), "kind": "encoder"}}
+
+    a = record("a", [("Hi", False), (".\n", False), ("<|im_end|>", True)], [("Hi", False), (".", False), ("\n", False), ("<|im_end|>", True)])
+    b = record("b", [("x", False), ("\n\n", False), ("<|im_end|>", True)], [("x", False), ("\n", False), ("\n", False), ("<|im_end|>", True)])
+    (found,) = group_findings([a, b])
+    assert found.count == 2 and found.title == "splits the template's text into other tokens (encoder)", found.title
+
+
+def test_which_think_tag_an_example_leaves_untrained_is_one_finding():
+    """tml-renderers leaves Kimi K2-Thinking's '<think>' untrained and K2.5's '</think>': where the
+    template's block meets the renderer's differs, the weight rule is one."""
+    def record(case, piece):
+        return {"area": "loss_weights", "nodeid": f"test_w[{case}]", "outcome": "failed", "case": case,
+                "reason": f"wrong tokens for all_assistant_messages\nnot trained but should be: [12:{piece!r}, 13:'Hm']"}
+
+    (found,) = group_findings([record("a", "<think>"), record("b", "</think>")])
+    assert found.count == 2 and found.title.startswith("leaves a think tag of the turn untrained"), found.title
+    assert len(group_findings([record("a", "<think>"), record("c", "<|im_end|>")])) == 2

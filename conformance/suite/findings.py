@@ -7,7 +7,10 @@ differently; weights only; a parse field; an exception), where it sits (the toke
 ``after <|im_end|>``, the final end-of-turn, the generation prompt's end) and the pieces on both
 sides, with case text replaced by its class (special tokens and whitespace are kept as they are,
 other text becomes ``text``). Tests with one signature are one finding, titled from it, with the
-smallest failing test as its reproduction.
+smallest failing test as its reproduction. The signatures of one *region* (the reasoning block,
+tool calls, whitespace, the system prompt or tool declarations: read from the signature and from
+the part of the conversation the divergence lies in, ``parts.part_at``) are one finding, each
+signature listed as one of its ways (``region_of``).
 
 Classes (computed, never hand-labelled):
 
