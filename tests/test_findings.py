@@ -222,6 +222,15 @@ def test_text_written_for_other_text_is_named_by_the_templates_side():
     assert spaces.startswith("writes other whitespace than the template"), spaces
     escapes = signature_of(record("d", ["caf", "é"], ["caf", "\\u00e9"]))[1]
     assert escapes.startswith("writes non-ASCII text as \\u escapes"), escapes
+    # A channel word the renderer writes (framed by special tokens) is not case text: tinker keeps
+    # an earlier turn's analysis where gpt-oss's template has its final answer.
+    head = [("<|start|>", True), ("assistant", False), ("<|channel|>", True)]
+    kept = {"area": "template_parity", "nodeid": "test_x[e]", "outcome": "failed", "case": "e",
+            "divergence": _rows(head + [("final", False), ("<|message|>", True), ("51", False)],
+                                head + [("analysis", False), ("<|message|>", True), ("17", False)])}
+    (found,) = group_findings([kept])
+    assert found.signature == "region|reasoning" and found.members[0]["title"] == (
+        "writes 'analysis' where the template has 'final' after '<|channel|>'"), found.members
 
 
 def test_the_report_merges_differences_seen_in_one_case_only():
@@ -545,6 +554,15 @@ def test_a_signature_is_in_the_region_most_of_its_tests_place_it():
     report = implementation_findings({"runs": [run("reasoning_low", [located]), run("reasoning_high", [unknown])]})["lib"]
     assert [(f["signature"], f["tests"]) for f in report] == [("region|tool_calls|gpt-oss", 2)], report
     assert report[0]["certifies"] == ["openai/gpt-oss-20b [reasoning_low]", "openai/gpt-oss-20b [reasoning_high]"]
+    # A run that places the signature in another region (its tests lie in the system prompt there)
+    # beside a difference of its own: the family's home is where most tests lie, and that run's
+    # region is split between the homes (neither alone would certify it).
+    elsewhere = {**located, "divergence": {**located["divergence"], "part": {"message": 0, "role": "system", "zone": "body"}}}
+    system_own = _record("c", [("<|start|>", True), ("system", False)], [("<|start|>", True), ("developer", False)])
+    runs = [run("reasoning_low", [located, located]), run("reasoning_medium", [elsewhere, system_own])]
+    report = implementation_findings({"runs": runs})["lib"]
+    assert sorted((f["signature"], f["tests"]) for f in report) == [("region|system|gpt-oss", 1), ("region|tool_calls|gpt-oss", 3)], report
+    assert all("openai/gpt-oss-20b [reasoning_medium]" not in f["certifies"] for f in report)
 
 
 def test_a_seam_is_one_finding_whichever_pieces_face_each_other():
@@ -554,8 +572,9 @@ def test_a_seam_is_one_finding_whichever_pieces_face_each_other():
         return {"area": "template_parity", "nodeid": f"test_x[{case}]", "outcome": "failed", "case": case,
                 "divergence": {**_rows(expected, got), "kind": "encoder"}}
 
-    a = record("a", [("Hi", False), (".\n", False), ("<|im_end|>", True)], [("Hi", False), (".", False), ("\n", False), ("<|im_end|>", True)])
-    b = record("b", [("x", False), ("\n\n", False), ("<|im_end|>", True)], [("x", False), ("\n", False), ("\n", False), ("<|im_end|>", True)])
+    end = [("<|im_end|>", True)]
+    a = record("a", [("Hi", False), (".\n", False)] + end, [("Hi", False), (".", False), ("\n", False)] + end)
+    b = record("b", [("x", False), ("\n\n", False)] + end, [("x", False), ("\n", False), ("\n", False)] + end)
     (found,) = group_findings([a, b])
     assert found.count == 2 and found.title == "splits the template's text into other tokens (encoder)", found.title
 

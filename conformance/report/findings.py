@@ -72,23 +72,14 @@ def implementation_findings(results: dict[str, Any]) -> dict[str, list[dict[str,
     per-turn example of that case. A difference seen in two cases or more stays its own finding."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
     failing: dict[str, dict[str, set[str]]] = {}
-    # A signature a region holds in one run of a family is that region's in every run of the
-    # family: a run whose tests of it had no known part (generated conversations only) kept it apart.
-    in_region: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for run in results.get("runs", []):
-        for f in run.get("findings", []):
-            for m in f.get("members", []) if f["signature"].startswith("region|") else []:
-                in_region.setdefault((run["implementation"], _family(run["model"]), m["signature"]), f)
+    homes = _region_homes(results)
     for run in results.get("runs", []):
         impl = run["implementation"]
         key = f"{run['model']} [{run['variant']}]"
         failing.setdefault(impl, {})[key] = failing_signatures(run)
-        for f in run.get("findings", []) + [{**n, "signature": f"note|{n['title']}", "area": ""} for n in run.get("notes", [])]:
-            covers = f["signature"]  # the run-level signature it stands for
-            region = in_region.get((impl, _family(run["model"]), covers))
-            if region is not None and not f["signature"].startswith("region|"):
-                f = {**f, "signature": region["signature"],
-                     "members": [{k: f[k] for k in ("signature", "class", "title", "tests")}]}
+        notes = [{**n, "signature": f"note|{n['title']}", "area": ""} for n in run.get("notes", [])]
+        placed = [p for found in run.get("findings", []) for p in _placed(found, homes, impl, _family(run["model"]))]
+        for f, covers in placed + [(n, n["signature"]) for n in notes]:
             # A region's differences are one behaviour of one family's renderer class: a library
             # writes each family's reasoning block with its own code.
             family = _family(run["model"]) if f["signature"].startswith("region|") else ""
@@ -127,6 +118,47 @@ def implementation_findings(results: dict[str, Any]) -> dict[str, list[dict[str,
     return {impl: sorted(({k: v for k, v in f.items() if not k.startswith("_")} for f in kept),
                          key=_rank)
             for impl, kept in merged.items()}
+
+
+def _region_homes(results: dict[str, Any]) -> dict[tuple[str, str, str], str]:
+    """(implementation, family, signature) -> the region finding (``region|<name>``) that holds the
+    signature over the family's runs: the region most of its tests were placed in.
+
+    A run places a signature by the parts of its own tests; another run of the family may see it
+    only where no part is known (generated conversations: no region) or mostly in another part.
+    One signature is one behaviour of one family's code: one finding in the report."""
+    from collections import Counter
+
+    votes: dict[tuple[str, str, str], Counter[str]] = {}
+    for run in results.get("runs", []):
+        family = _family(run["model"])
+        for f in run.get("findings", []):
+            if f["signature"].startswith("region|"):
+                for m in f.get("members", []):
+                    votes.setdefault((run["implementation"], family, m["signature"]), Counter())[f["signature"]] += int(m["tests"])
+    return {k: c.most_common(1)[0][0] for k, c in votes.items()}
+
+
+def _placed(f: dict[str, Any], homes: dict[tuple[str, str, str], str], impl: str, family: str) -> list[tuple[dict[str, Any], str]]:
+    """A run's finding as the report counts it, with the run-level signature each part stands for
+    ("" where it stands for part of one only): a signature whose home is a region (``_region_homes``)
+    is a way of that region; a region finding's ways are each in their home, so a region whose
+    ways have other homes is split there (the moved ways' tests, without the run's reproduction)."""
+    member = ("signature", "class", "title", "tests")
+    if not f["signature"].startswith("region|"):
+        home = homes.get((impl, family, f["signature"]))
+        if home is None:
+            return [(f, f["signature"])]
+        return [({**f, "signature": home, "members": [{k: f[k] for k in member}]}, f["signature"])]
+    by_home: dict[str, list[dict[str, Any]]] = {}
+    for m in f.get("members", []):
+        by_home.setdefault(homes.get((impl, family, m["signature"]), f["signature"]), []).append(m)
+    if list(by_home) == [f["signature"]]:
+        return [(f, f["signature"])]
+    return [({**f, "signature": home, "members": ms, "tests": sum(int(m["tests"]) for m in ms),
+              "class": min((m["class"] for m in ms), key=CLASSES.index),
+              "reproduction": f.get("reproduction") if home == f["signature"] else None}, "")
+            for home, ms in by_home.items()]
 
 
 def _worse(a: str, b: str) -> str:

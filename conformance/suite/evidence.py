@@ -159,10 +159,10 @@ def record_divergence(tok: Any, expected: Sequence[int], got: Sequence[int], *, 
                       part: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """Attach the first divergence of two id lists to the running test; returns the record.
 
-    ``part`` is where the divergence lies in the case's conversation (``parts.part_at``), kept
-    as ``part`` where known. Rows are ``[position, expected_id, expected_piece, expected_is_special, got_id, got_piece,
+    Rows are ``[position, expected_id, expected_piece, expected_is_special, got_id, got_piece,
     got_is_special]`` from ``WINDOW_BEFORE`` tokens before the divergence to ``WINDOW_AFTER`` after;
-    an id past the end of its list is None.
+    an id past the end of its list is None. ``part``, where the caller knows it, is where the
+    divergence lies in the case's conversation (``parts.part_at``), kept as the record's ``part``.
     """
     expected, got = list(expected), list(got)
     k = next((i for i, (a, b) in enumerate(zip(expected, got)) if a != b), min(len(expected), len(got)))

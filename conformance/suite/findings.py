@@ -232,8 +232,12 @@ def _divergence_signature(area: str, div: dict[str, Any]) -> tuple[str, str, str
                 change = f"writes text {tag.group(0).strip()!r} where the template has text{where}"
             elif not written[0][1] and not removed[0][1] and text_w.strip() and text_r.strip():
                 # Text for text: one side is the case's own text, which varies from case to
-                # case; the template's side and the place name the behaviour.
-                change = f"writes other text where the template has {_shape(removed, after_special, limit=1).removesuffix(' …')}{where}"
+                # case; the template's side and the place name the behaviour. A role or channel
+                # word the renderer writes (framed by special tokens: 'analysis' where the
+                # template has 'final') is not case text: it names the behaviour too.
+                mine = _first_piece(written, after_special)
+                change = (f"writes {'other text' if mine == 'text' else mine} where the template has "
+                          f"{_shape(removed, after_special, limit=1).removesuffix(' …')}{where}")
             else:
                 # Where the two sides differ in tokens, their first pieces name the choice; what
                 # follows is as much the case's text as the renderer's. One special token
