@@ -511,9 +511,9 @@ _WHITESPACE = re.compile(r"(leaves out|writes) (?:(?:whitespace|'(?:\\[ntr]| )+'
 #: difference is placed: the first that holds it.
 REGIONS = {
     "reasoning": "the reasoning block differs",
+    "tool_calls": "the tool calls differ",
     "whitespace": "whitespace differs",
     "system": "the system prompt or tool declarations differ",
-    "tool_calls": "the tool calls differ",
 }
 
 
@@ -533,7 +533,7 @@ def region_of(sig: str, part: dict[str, Any] | None = None) -> str:
 
     A renderer that writes one of these parts its own way meets the template's ids at a different
     first piece in a prompt, a full render, each per-turn example and each case: measured on the
-    2026-12-06 nightly, one such behaviour showed as two to eight signatures (tinker's Llama
+    2026-12-06 nightly, one such behaviour showed as two to nine signatures (tinker's Llama
     default system text as four, tml's reasoning block for Nemotron as nine). Counted once, its
     signatures listed. ``group_findings`` places a signature once per run, in the region most of
     its tests' parts give, so that one signature is in one finding."""
