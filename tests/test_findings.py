@@ -589,3 +589,18 @@ def test_which_think_tag_an_example_leaves_untrained_is_one_finding():
     (found,) = group_findings([record("a", "<think>"), record("b", "</think>")])
     assert found.count == 2 and found.title.startswith("leaves a think tag of the turn untrained"), found.title
     assert len(group_findings([record("a", "<think>"), record("c", "<|im_end|>")])) == 2
+
+
+def test_a_tool_call_parse_finding_is_titled_without_the_comparison_rule():
+    """The parse check's message says how tool calls are compared (typed JSON, string spellings):
+    the reproduction keeps it, the title names the difference alone. The signature is the whole
+    normalised message, so regrouping an older report keeps the finding."""
+    from conformance.protocol import ParsedResponse, Termination
+    from conformance.suite.support import parse_problems
+
+    expected = {"content": "", "reasoning_content": "", "tool_calls": [{"name": "f", "arguments": {"n": 1}}]}
+    (problem,) = parse_problems(ParsedResponse("", "", [{"name": "f", "arguments": {"n": 1.0}}], Termination.STOP_SEQUENCE), expected)
+    record = {"area": "roundtrip", "nodeid": "test_r[a]", "outcome": "failed", "case": "a", "message": f"AssertionError: {problem}"}
+    sig, title, cls = signature_of(record)
+    assert title == "parse: tool calls … != …" and cls == "sampling", title
+    assert "compared as typed JSON values" in sig

@@ -486,7 +486,9 @@ def signature_of(record: dict[str, Any]) -> tuple[str, str, str]:
                    " of a train-on choice", first)
     if first.startswith(_PARSE_PROBLEMS):
         problem = _normalize_reason(first)
-        return f"parse|{problem}", f"parse: {problem}", "sampling"
+        # The title leaves out how tool calls are compared (typed JSON, string spellings): the
+        # failure's own message, in the reproduction, says it.
+        return f"parse|{problem}", f"parse: {problem.split(' (compared as ')[0]}", "sampling"
     if first.startswith(_STREAM_PROBLEMS):
         problem = _normalize_reason(first)
         # Which markup shows (<tool_call>, <|tool_calls_section_begin|>) is the family's token,
