@@ -272,7 +272,9 @@ def issue_markdown(impl: str, finding: dict[str, Any], results: dict[str, Any], 
              + ", ".join(f"`{r}`" for r in finding["runs"][:12]), "",
              f"**Environment:** {versions or 'see results.json'}", ""]
     if finding.get("members"):
-        lines += ["It shows as these first divergences, depending on the call and the case (one behaviour):", ""]
+        where = ("in the one case the title names" if finding["signature"].startswith("case|") else
+                 "all in the part of the conversation the title names (usually one behaviour; where two, both are here)")
+        lines += [f"It shows as these first divergences, depending on the call and the case, {where}:", ""]
         lines += [f"- {m['title']}: {m['tests']} test(s)" for m in finding["members"]] + [""]
     if script:
         lines += ["## Reproduction (the library and `transformers` alone)", "",
