@@ -41,6 +41,7 @@ from typing import Any
 
 from conformance.errors import FixtureError
 from conformance.messages import tool_arguments_value
+from conformance.oracle.message_spans import first_divergence
 
 __all__ = ["NAME", "O200K_SHA256", "load_encoding", "HarmonyOracle"]
 
@@ -180,7 +181,7 @@ class HarmonyOracle:
     def compare(self, template_ids: list[int], harmony_ids: list[int]) -> dict[str, Any]:
         if template_ids == harmony_ids:
             return {"agrees": True}
-        k = next((i for i, (a, b) in enumerate(zip(template_ids, harmony_ids)) if a != b), min(len(template_ids), len(harmony_ids)))
+        k = first_divergence(template_ids, harmony_ids)
         lo = max(0, k - _WINDOW)
         return {
             "agrees": False,

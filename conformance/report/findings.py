@@ -78,11 +78,12 @@ def implementation_findings(results: dict[str, Any]) -> dict[str, list[dict[str,
         key = f"{run['model']} [{run['variant']}]"
         failing.setdefault(impl, {})[key] = failing_signatures(run)
         notes = [{**n, "signature": f"note|{n['title']}", "area": ""} for n in run.get("notes", [])]
-        placed = [p for found in run.get("findings", []) for p in _placed(found, homes, impl, _family(run["model"]))]
+        run_family = _family(run["model"])
+        placed = [p for found in run.get("findings", []) for p in _placed(found, homes, impl, run_family)]
         for f, covers in placed + [(n, n["signature"]) for n in notes]:
             # A region's differences are one behaviour of one family's renderer class: a library
             # writes each family's reasoning block with its own code.
-            family = _family(run["model"]) if f["signature"].startswith("region|") else ""
+            family = run_family if f["signature"].startswith("region|") else ""
             sig = f"{f['signature']}|{family}" if family else f["signature"]
             agg = out.setdefault(impl, {}).setdefault(sig, {
                 "signature": sig, "class": f["class"], "title": f["title"], "area": f.get("area", ""),

@@ -18,6 +18,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+from conformance.oracle.message_spans import first_divergence
+
 __all__ = [
     "running",
     "set_current_example",
@@ -165,7 +167,7 @@ def record_divergence(tok: Any, expected: Sequence[int], got: Sequence[int], *, 
     divergence lies in the case's conversation (``parts.part_at``), kept as the record's ``part``.
     """
     expected, got = list(expected), list(got)
-    k = next((i for i, (a, b) in enumerate(zip(expected, got)) if a != b), min(len(expected), len(got)))
+    k = first_divergence(expected, got)
     special = _special_ids(tok)
     rows = []
     for i in range(max(0, k - WINDOW_BEFORE), k + WINDOW_AFTER):

@@ -549,11 +549,8 @@ def region_of(sig: str, part: dict[str, Any] | None = None) -> str:
         return "tool_calls"
     if _WHITESPACE.match(change):
         return "whitespace"
-    if (part.get("message") == 0 and part.get("zone") == "header") or part.get("role") in _SYSTEM_ROLES:
-        return "system"
-    if any(f"'{role}'" in change for role in _SYSTEM_ROLES):
-        return "system"
-    return ""
+    in_system = (part.get("message") == 0 and part.get("zone") == "header") or part.get("role") in _SYSTEM_ROLES
+    return "system" if in_system or any(f"'{role}'" in change for role in _SYSTEM_ROLES) else ""
 
 
 #: Role words of a system prompt's header (shown quoted in a signature: a word framed by special tokens).

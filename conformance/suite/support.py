@@ -81,7 +81,7 @@ def token_diff(tok: Any, expected: Sequence[int], got: Sequence[int], *, width: 
     from conformance.suite.evidence import record_divergence
 
     record = record_divergence(tok, expected, got, what=what, part=part)
-    k = next((i for i, (a, b) in enumerate(zip(expected, got)) if a != b), min(len(expected), len(got)))
+    k = first_divergence(expected, got)
     lines = [f"first divergence at token {k} (expected {len(expected)} ids, got {len(got)})",
              f"{'pos':>6}  {'expected':<32} {'got':<32}"]
     for i in range(max(0, k - 2), k + width):
